@@ -1,0 +1,5 @@
+import sys
+
+from dpviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,21 @@
+"""Home: move the DP-SGD sliders, see epsilon at once."""
+
+import streamlit as st
+
+from dpviz.budget import explore
+from dpviz.ui import budget_view
+from dpviz.ui.settings import parse_delta, privacy_inputs, sync_url
+from dpviz.validation import ValidationError
+
+st.title("DP-SGD privacy budget explorer")
+values = privacy_inputs()
+sync_url()
+try:
+    view = explore(
+        dataset_size=values["dataset_size"], batch_size=values["batch_size"], noise_multiplier=values["noise_multiplier"],
+        epochs=values["epochs"], delta=parse_delta(values["delta"]), accountant=values["accountant"],
+    )
+except ValidationError as err:
+    budget_view.show_error(err)
+else:
+    budget_view.render(view, values)
