@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from dpviz.accountant import ACCOUNTANT_LABELS, EpsilonReport, compute_epsilon
 from dpviz.landscape import Curve, Grid, epsilon_curves, noise_epochs_grid
@@ -12,11 +13,20 @@ from dpviz.params import PrivacyParams
 
 @dataclass(frozen=True)
 class BudgetView:
+    """The headline is computed at once; curves and landscape on first use, so a page can show
+    epsilon before it spends the extra few hundred milliseconds on the charts."""
+
     params: PrivacyParams
     report: EpsilonReport
-    curves: list[Curve]
-    landscape: Grid
     warnings: list[str]
+
+    @cached_property
+    def curves(self) -> list[Curve]:
+        return epsilon_curves(self.params) if self.params.noise_multiplier > 0 else []
+
+    @cached_property
+    def landscape(self) -> Grid:
+        return noise_epochs_grid(self.params)
 
 
 def explore(
@@ -26,10 +36,7 @@ def explore(
     params = PrivacyParams(
         dataset_size=dataset_size, batch_size=batch_size, noise_multiplier=noise_multiplier, epochs=epochs, delta=delta
     )
-    report = compute_epsilon(params, accountant)
-    curves = epsilon_curves(params) if noise_multiplier > 0 else []
-    landscape = noise_epochs_grid(params)
-    return BudgetView(params, report, curves, landscape, params.warnings())
+    return BudgetView(params, compute_epsilon(params, accountant), params.warnings())
 
 
 def format_epsilon(value: float | None, digits: int = 3) -> str:

@@ -6,7 +6,6 @@ import math
 
 import streamlit as st
 
-from dpviz import charts
 from dpviz.accountant import ACCOUNTANT_LABELS
 from dpviz.budget import BudgetView, format_epsilon, privacy_statement
 from dpviz.calibration import calibrate_noise, max_epochs
@@ -33,6 +32,8 @@ def render(view: BudgetView, values: dict) -> None:
     for warning in view.warnings:
         st.warning(warning)
     st.markdown(privacy_statement(view, clip_norm=values["clip_norm"]))
+
+    from dpviz import charts  # plotly: after the headline is on screen
 
     left, right = st.columns(2)
     with left:
