@@ -1,0 +1,1 @@
+"""DP-SGD training. `config` and `data` are plain Python; `engine` and `ghost` import TensorFlow."""

@@ -1,0 +1,80 @@
+"""A training run's configuration, validated before TensorFlow loads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from dpviz.accountant import ACCOUNTANTS
+from dpviz.datasets import DATASETS
+from dpviz.params import PrivacyParams
+from dpviz.validation import ValidationError, require_choice, require_float, require_int
+
+MODELS = ("cnn", "mlp", "logreg")
+OPTIMIZERS = ("sgd", "adam")
+SAMPLERS = ("poisson", "shuffle")
+KINDS = ("private", "baseline")
+MAX_SYNTHETIC = 1_000_000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "digits"
+    model: str = "mlp"
+    epochs: float = 5
+    batch_size: int = 64
+    noise_multiplier: float = 1.0
+    clip_norm: float = 1.0
+    learning_rate: float = 0.25
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    sampler: str = "poisson"
+    seed: int = 0
+    delta: float = 1e-5
+    dataset_size: int | None = None  # None: the dataset's whole training split
+    accountant: str = "rdp"
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        set_("dataset", require_choice("dataset", self.dataset, DATASETS))
+        set_("model", require_choice("model", self.model, MODELS))
+        set_("optimizer", require_choice("optimizer", self.optimizer, OPTIMIZERS))
+        set_("sampler", require_choice("sampler", self.sampler, SAMPLERS))
+        set_("accountant", require_choice("accountant", self.accountant, ACCOUNTANTS))
+        if self.dataset_size is not None:
+            top = MAX_SYNTHETIC if self.dataset == "synthetic" else DATASETS[self.dataset].train_size
+            set_("dataset_size", require_int("dataset_size", self.dataset_size, minimum=1, maximum=top))
+        set_("epochs", require_float("epochs", self.epochs, minimum=0, maximum=1000, exclusive_minimum=True))
+        set_("clip_norm", require_float("clip_norm", self.clip_norm, minimum=0, exclusive_minimum=True, maximum=1e6))
+        set_("learning_rate", require_float("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True, maximum=100))
+        set_("momentum", require_float("momentum", self.momentum, minimum=0, maximum=1, exclusive_maximum=True))
+        set_("seed", require_int("seed", self.seed, minimum=0, maximum=2**31 - 1))
+        privacy = self.privacy  # validates batch size, noise, delta against the dataset size
+        set_("batch_size", privacy.batch_size)
+        set_("noise_multiplier", privacy.noise_multiplier)
+        set_("delta", privacy.delta)
+
+    @property
+    def train_size(self) -> int:
+        return self.dataset_size or DATASETS[self.dataset].train_size
+
+    @property
+    def privacy(self) -> PrivacyParams:
+        return PrivacyParams(
+            dataset_size=self.train_size, batch_size=self.batch_size, noise_multiplier=self.noise_multiplier,
+            epochs=self.epochs, delta=self.delta,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], "is not a training setting")
+        return cls(**data)

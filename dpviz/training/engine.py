@@ -1,0 +1,354 @@
+"""DP-SGD on TensorFlow 2.21 / Keras 3, and its non-private baseline. The only module that trains.
+
+Private step: per-example gradient norms by ghost clipping (one backward pass to the layer outputs),
+per-example clipping to C, the clipped sum, Gaussian noise N(0, (sigma C)^2) on every coordinate,
+division by the expected batch size q n, then the optimizer. The baseline takes the same steps on
+the same batches from the same initial weights, with the unclipped, noiseless sum / (q n).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+import os
+
+from dpviz.accountant import compute_epsilon
+from dpviz.training.config import TrainConfig
+from dpviz.training.data import Data, load
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dpviz.training import ghost  # noqa: E402
+
+EVAL_BATCH = 1024
+
+
+# ---------------------------------------------------------------- events
+
+@dataclass
+class EpochMetrics:
+    run: str
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    epsilon: float | None
+    examples_per_second: float
+    elapsed_s: float
+    steps: int
+    epsilon_no_amplification: float | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("epsilon", "epsilon_no_amplification"):
+            if data[key] is not None and not math.isfinite(data[key]):
+                data[key] = None
+        return data
+
+
+@dataclass
+class Progress:
+    run: str
+    epoch: int
+    step: int
+    total_steps: int
+
+
+@dataclass
+class Finished:
+    run: str
+    status: str  # completed | diverged | cancelled
+    device: str
+    sampler: str
+    accountant: str
+    epochs_run: int
+    steps: int
+    error: str | None = None
+    final: dict = field(default_factory=dict)
+    epsilon_assumption: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- models
+
+def build_model(name: str, input_shape: tuple[int, ...], classes: int = 10, seed: int = 0) -> keras.Model:
+    """The tutorial CNN, an MLP or logistic regression; activations are separate layers (ghost clipping
+    needs each trainable layer's pre-activation output)."""
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    layers: list = [keras.Input(shape=input_shape)]
+    if name == "cnn":
+        small = min(input_shape[:2]) < 20  # 8x8 digits: the 8x8 and 4x4 kernels would not fit
+        layers += [
+            L.Conv2D(16, 3 if small else 8, strides=1 if small else 2, padding="same"), L.ReLU(),
+            L.MaxPool2D(2, 1),
+            L.Conv2D(32, 3 if small else 4, strides=2, padding="valid"), L.ReLU(),
+            L.MaxPool2D(2, 1),
+            L.Flatten(), L.Dense(32), L.ReLU(), L.Dense(classes),
+        ]
+    elif name == "mlp":
+        layers += [L.Flatten(), L.Dense(128), L.ReLU(), L.Dense(128), L.ReLU(), L.Dense(classes)]
+    elif name == "logreg":
+        layers += [L.Flatten(), L.Dense(classes)]
+    else:
+        raise ValueError(f"model: unknown model {name!r}")
+    return keras.Sequential(layers, name=name)
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=config.learning_rate)
+    return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
+
+
+def device_name() -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({gpus[0].name})" if gpus else "CPU"
+
+
+def per_example_loss(labels, logits):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+# ---------------------------------------------------------------- the DP-SGD step
+
+class DPSGD:
+    """Builds the compiled private and baseline gradient functions for one model."""
+
+    def __init__(self, model: keras.Model, *, clip_norm: float, noise_multiplier: float, expected_batch_size: float, seed: int):
+        self.model = model
+        self.variables = list(model.trainable_variables)
+        self.clip_norm = float(clip_norm)
+        self.noise_std = float(noise_multiplier) * float(clip_norm)
+        self.expected_batch_size = float(expected_batch_size)
+        self.noise = tf.random.Generator.from_seed(seed + 7919)
+        self.ghost = all(ghost.supports(layer) for layer in model.layers)
+        shape = (None,) + tuple(model.input_shape[1:])
+        spec = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
+        self.private_gradients = tf.function(self._private_gradients, input_signature=spec)
+        self.baseline_gradients = tf.function(self._baseline_gradients, input_signature=spec)
+
+    # Clipped, summed gradients and per-example norms (before noise).
+    def clipped_sum(self, x, y):
+        if self.ghost:
+            return self._ghost_clipped_sum(x, y)
+        return self._vectorized_clipped_sum(x, y)
+
+    def _forward(self, x):
+        records, h = [], x
+        for layer in self.model.layers:
+            a = h
+            h = layer(h, training=True)
+            if layer.trainable_weights:
+                records.append((layer, a, h))
+        return h, records
+
+    def _ghost_clipped_sum(self, x, y):
+        with tf.GradientTape() as tape:
+            logits, records = self._forward(x)
+            losses = per_example_loss(y, logits)
+            total = tf.reduce_sum(losses)
+        outputs = [z for _, _, z in records]
+        g_out = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        inputs = [ghost.layer_inputs(layer, a) for layer, a, _ in records]
+        sq = tf.zeros_like(losses)
+        for (layer, _, _), p, g in zip(records, inputs, g_out):
+            sq += ghost.squared_norms(layer, p, g)
+        norms = tf.sqrt(tf.maximum(sq, 0.0))
+        factors = tf.minimum(1.0, self.clip_norm / (norms + 1e-12))
+        grads = {}
+        for (layer, _, z), p, g in zip(records, inputs, g_out):
+            scale = tf.reshape(factors, [-1] + [1] * (len(z.shape) - 1))
+            grads.update(ghost.weighted_gradients(layer, p, g * scale))
+        summed = [grads.get(id(v), tf.zeros_like(v)) for v in self.variables]
+        return summed, norms, losses, logits
+
+    def _vectorized_clipped_sum(self, x, y):
+        """Fallback for layers ghost clipping does not cover: per-example gradients by vectorized_map."""
+        def one(example):
+            xi, yi = example
+            with tf.GradientTape() as tape:
+                loss = per_example_loss(yi[None], self.model(xi[None], training=True))[0]
+            return tape.gradient(loss, self.variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+        per_example = tf.vectorized_map(one, (x, y))
+        sq = tf.add_n([tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(x)[0], -1]), axis=1) for g in per_example])
+        norms = tf.sqrt(sq)
+        factors = tf.minimum(1.0, self.clip_norm / (norms + 1e-12))
+        summed = [tf.tensordot(factors, g, axes=1) for g in per_example]
+        logits = self.model(x, training=True)
+        return summed, norms, per_example_loss(y, logits), logits
+
+    def _private_gradients(self, x, y):
+        summed, norms, losses, logits = self.clipped_sum(x, y)
+        noisy = [(s + self.noise.normal(tf.shape(s)) * self.noise_std) / self.expected_batch_size for s in summed]
+        return noisy, losses, logits
+
+    def _baseline_gradients(self, x, y):
+        with tf.GradientTape() as tape:
+            logits = self.model(x, training=True)
+            losses = per_example_loss(y, logits)
+            total = tf.reduce_sum(losses)
+        grads = tape.gradient(total, self.variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return [g / self.expected_batch_size for g in grads], losses, logits
+
+
+# ---------------------------------------------------------------- sampling
+
+def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(epoch, step, indices) for every step; identical for a private run and its baseline (same seed).
+
+    Poisson: each example joins each step independently with probability q; an epoch is
+    ceil(n / b) steps and the run is ceil(epochs n / b) steps, as the accountant counts them.
+    Shuffle: a new permutation each epoch cut into batches of b (the last one smaller).
+    """
+    rng = np.random.default_rng(config.seed)
+    b = config.batch_size
+    per_epoch = math.ceil(n / b)
+    total = config.privacy.steps
+    step = 0
+    epoch = 0
+    while step < total:
+        epoch += 1
+        order = rng.permutation(n) if config.sampler == "shuffle" else None
+        for i in range(per_epoch):
+            if step >= total:
+                break
+            if order is None:
+                idx = np.flatnonzero(rng.random(n) < b / n)
+            else:
+                idx = order[i * b:(i + 1) * b]
+            step += 1
+            yield epoch, step, idx
+
+
+def total_epochs(config: TrainConfig, n: int) -> int:
+    return math.ceil(config.privacy.steps / math.ceil(n / config.batch_size))
+
+
+# ---------------------------------------------------------------- training loop
+
+def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(x), EVAL_BATCH):
+        logits = model(x[start:start + EVAL_BATCH], training=False)
+        loss_sum += float(tf.reduce_sum(per_example_loss(y[start:start + EVAL_BATCH], logits)))
+        correct += int(tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y[start:start + EVAL_BATCH]), tf.int32)))
+    return loss_sum / len(x), correct / len(x)
+
+
+def train(
+    config: TrainConfig,
+    kind: str = "private",
+    *,
+    data: Data | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress_every: int = 10,
+) -> Iterator[EpochMetrics | Progress | Finished]:
+    """Train one run, yielding Progress every few steps, EpochMetrics after each epoch, then Finished.
+
+    Stop early by returning True from `should_stop` (checked every step) or by closing the generator.
+    """
+    if kind not in ("private", "baseline"):
+        raise ValueError(f"kind: must be 'private' or 'baseline', got {kind!r}")
+    data = data or load(config.dataset, config.dataset_size)
+    n = len(data.x_train)
+    model = build_model(config.model, data.input_shape, seed=config.seed)
+    optimizer = make_optimizer(config)
+    dp = DPSGD(model, clip_norm=config.clip_norm, noise_multiplier=config.noise_multiplier,
+               expected_batch_size=config.batch_size, seed=config.seed)
+    gradients = dp.private_gradients if kind == "private" else dp.baseline_gradients
+    apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, dp.variables)))
+    total_steps = config.privacy.steps
+    device = device_name()
+    assumption = (
+        "Poisson sampling, as the accountant assumes" if config.sampler == "poisson"
+        else "shuffled fixed-size batches: the reported epsilon assumes Poisson sampling and does not strictly "
+             "apply; epsilon_no_amplification is the guarantee without sampling amplification"
+    )
+    start = time.perf_counter()
+    train_time = 0.0
+    seen = loss_sum = correct = 0
+    epoch_examples = 0
+    current_epoch, last_step, last = 1, 0, None
+    status, error = "completed", None
+    x_train, y_train = data.x_train, data.y_train
+
+    def epoch_end(epoch, steps_done):
+        nonlocal seen, loss_sum, correct, epoch_examples, train_time
+        test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
+        eps = eps_na = None
+        if kind == "private":
+            report = compute_epsilon(config.privacy.replace(epochs=steps_done * config.batch_size / n), config.accountant)
+            eps, eps_na = report.epsilon, report.epsilon_no_amplification
+        metrics = EpochMetrics(
+            run=kind, epoch=epoch, train_loss=loss_sum / max(seen, 1), train_accuracy=correct / max(seen, 1),
+            test_loss=test_loss, test_accuracy=test_acc, epsilon=eps,
+            examples_per_second=epoch_examples / train_time if train_time > 0 else 0.0,
+            elapsed_s=time.perf_counter() - start, steps=steps_done, epsilon_no_amplification=eps_na,
+        )
+        seen = loss_sum = correct = epoch_examples = 0
+        train_time = 0.0
+        return metrics
+
+    for epoch, step, idx in batches(config, n):
+        if epoch != current_epoch:
+            last = epoch_end(current_epoch, last_step)
+            yield last
+            current_epoch = epoch
+        if should_stop():
+            status = "cancelled"
+            break
+        t0 = time.perf_counter()
+        xb, yb = x_train[idx], y_train[idx]
+        grads, losses, logits = gradients(tf.constant(xb), tf.constant(yb))
+        apply(grads)
+        batch_loss = float(tf.reduce_sum(losses))
+        train_time += time.perf_counter() - t0
+        if len(idx):
+            if not math.isfinite(batch_loss):
+                status, error = "diverged", f"loss became {batch_loss} at step {step} (epoch {epoch})"
+                break
+            loss_sum += batch_loss
+            correct += int(np.sum(np.argmax(logits.numpy(), 1) == yb))
+            seen += len(idx)
+            epoch_examples += len(idx)
+        last_step = step
+        if step % progress_every == 0 or step == total_steps:
+            yield Progress(kind, epoch, step, total_steps)
+    if status == "completed" or (seen and status != "diverged"):
+        last = epoch_end(current_epoch, last_step)
+        yield last
+    yield Finished(
+        run=kind, status=status, device=device, sampler=config.sampler, accountant=config.accountant,
+        epochs_run=last.epoch if last else 0, steps=last_step, error=error,
+        final=last.to_dict() if last else {}, epsilon_assumption=assumption if kind == "private" else "",
+    )
+
+
+def train_pair(config: TrainConfig, *, data: Data | None = None, should_stop: Callable[[], bool] = lambda: False):
+    """The private run and its baseline, interleaved epoch by epoch (same data, batches and init)."""
+    data = data or load(config.dataset, config.dataset_size)
+    runs = {kind: train(config, kind, data=data, should_stop=should_stop) for kind in ("private", "baseline")}
+    active = dict(runs)
+    while active:
+        for kind in list(active):
+            for event in active[kind]:
+                yield event
+                if isinstance(event, EpochMetrics):
+                    break
+                if isinstance(event, Finished):
+                    del active[kind]
+                    break
+            else:
+                active.pop(kind, None)

@@ -1,0 +1,120 @@
+"""Per-example gradient norms without per-example gradients ("ghost clipping"), and clipped sums.
+
+For a layer z = f(a; W), the per-example weight gradient is a function of the layer input a_i and
+the gradient g_i = dL_i/dz_i. Its squared norm needs only inner products:
+- Dense, a_i in R^d:          ||a_i||^2 ||g_i||^2
+- Dense on sequences, Conv2D: sum_{t,s} <p_it, p_is> <g_it, g_is>  (p: input rows or unfolded patches),
+  or, when cheaper, the per-example gradient p_i^T g_i itself (Bu et al.'s "mixed" ghost clipping)
+- Embedding:                  sum_{t,s} [id_it == id_is] <g_it, g_is>
+The clipped sum of gradients then costs one contraction per layer: sum_i c_i p_i^T g_i.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+
+class Unsupported(Exception):
+    """A trainable layer ghost clipping does not handle; the engine falls back to vectorized_map."""
+
+
+def supports(layer) -> bool:
+    if not layer.trainable_weights:
+        return True
+    if isinstance(layer, keras.layers.Dense):
+        return layer.activation in (None, keras.activations.linear)
+    if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
+        return (
+            layer.activation in (None, keras.activations.linear) and tuple(layer.dilation_rate) == (1, 1)
+            and layer.groups == 1 and layer.data_format == "channels_last"
+        )
+    if isinstance(layer, keras.layers.Embedding):
+        return True
+    return False
+
+
+def _rows(a: tf.Tensor) -> tf.Tensor:
+    """[B, ..., d] -> [B, T, d], keeping T static so the cheaper norm formula can be chosen at trace time."""
+    inner = a.shape[1:-1]
+    if inner.is_fully_defined() and a.shape[-1] is not None:
+        return tf.reshape(a, [-1, int(math.prod(inner)), a.shape[-1]])
+    shape = tf.shape(a)
+    return tf.reshape(a, [shape[0], -1, shape[-1]])
+
+
+IDENTITY_CONV_MAX_PATCH = 128
+
+
+def conv_patches(layer, a: tf.Tensor) -> tf.Tensor:
+    """Unfolded input patches [B, T, kh*kw*cin], in the kernel's (kh, kw, cin) order.
+
+    For small patches a convolution with an identity kernel unfolds ~3x faster than
+    tf.image.extract_patches on CPU (measured: 28x28x1 input, 8x8 kernel); for large ones it is slower.
+    """
+    kh, kw = layer.kernel_size
+    sh, sw = layer.strides
+    padding = layer.padding.upper()
+    size = kh * kw * a.shape[-1]
+    if size <= IDENTITY_CONV_MAX_PATCH:
+        eye = tf.reshape(tf.eye(size, dtype=a.dtype), [kh, kw, a.shape[-1], size])
+        patches = tf.nn.conv2d(a, eye, strides=[1, sh, sw, 1], padding=padding)
+    else:
+        patches = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding)
+    return _rows(patches)
+
+
+def _gram_sq_norms(p: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """sum_{t,s} <p_t, p_s> <g_t, g_s> per example, or via the explicit per-example gradient if cheaper."""
+    t = p.shape[1]
+    d, c = p.shape[-1], g.shape[-1]
+    if t is not None and d is not None and c is not None and t * t > d * c:
+        per_example = tf.einsum("btd,btc->bdc", p, g)
+        return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
+    pp = tf.matmul(p, p, transpose_b=True)
+    gg = tf.matmul(g, g, transpose_b=True)
+    return tf.reduce_sum(pp * gg, axis=[1, 2])
+
+
+def layer_inputs(layer, a: tf.Tensor):
+    """What the norm and the gradient of `layer` are computed from (computed once per step)."""
+    if isinstance(layer, keras.layers.Conv2D):
+        return conv_patches(layer, a)
+    return a
+
+
+def squared_norms(layer, inputs: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """Per-example squared norm of the gradient of all of `layer`'s trainable weights."""
+    if isinstance(layer, keras.layers.Embedding):
+        ids = tf.reshape(inputs, [tf.shape(inputs)[0], -1])
+        g = _rows(g)
+        same = tf.cast(tf.equal(ids[:, :, None], ids[:, None, :]), g.dtype)
+        return tf.reduce_sum(same * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
+    if isinstance(layer, keras.layers.Dense) and inputs.shape.rank == 2:
+        sq = tf.reduce_sum(tf.square(inputs), axis=1) * tf.reduce_sum(tf.square(g), axis=1)
+        if layer.use_bias:
+            sq += tf.reduce_sum(tf.square(g), axis=1)
+        return sq
+    p, g = _rows(inputs), _rows(g)
+    sq = _gram_sq_norms(p, g)
+    if layer.use_bias:
+        sq += tf.reduce_sum(tf.square(tf.reduce_sum(g, axis=1)), axis=1)
+    return sq
+
+
+def weighted_gradients(layer, inputs: tf.Tensor, g: tf.Tensor) -> dict:
+    """sum_i of each example's weight gradient, where `g` already carries the per-example factors."""
+    if isinstance(layer, keras.layers.Embedding):
+        dim = g.shape[-1]
+        flat_ids = tf.reshape(tf.cast(inputs, tf.int32), [-1])
+        grad = tf.math.unsorted_segment_sum(tf.reshape(g, [-1, dim]), flat_ids, layer.input_dim)
+        return {id(layer.embeddings): grad}
+    p = tf.reshape(inputs, [-1, inputs.shape[-1]])
+    gg = tf.reshape(g, [-1, g.shape[-1]])
+    kernel = tf.matmul(p, gg, transpose_a=True)
+    grads = {id(layer.kernel): tf.reshape(kernel, layer.kernel.shape)}
+    if layer.use_bias:
+        grads[id(layer.bias)] = tf.reduce_sum(gg, axis=0)
+    return grads
