@@ -79,6 +79,7 @@ def cmd_calibrate(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m dpviz", description="Explore DP-SGD's privacy-utility trade-off.")
+    parser.add_argument("--home", default=None, help="data directory for the run store (default: $DPVIZ_HOME or ~/.dpviz)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("epsilon", help="epsilon for DP-SGD settings")
@@ -90,12 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_privacy_arguments(p, noise=False)
     p.set_defaults(func=cmd_calibrate)
 
-    for register in _EXTRA_COMMANDS:
+    for register in _extra_commands():
         register(sub)
     return parser
 
 
-_EXTRA_COMMANDS: list = []
+def _extra_commands():
+    from dpviz import cli_runs, cli_train
+
+    return [cli_train.register, cli_runs.register]
 
 
 def main(argv=None) -> int:

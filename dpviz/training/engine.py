@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -20,6 +19,7 @@ import os
 from dpviz.accountant import compute_epsilon
 from dpviz.training.config import TrainConfig
 from dpviz.training.data import Data, load
+from dpviz.training.events import EpochMetrics, Finished, Progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
@@ -28,55 +28,6 @@ import tensorflow as tf  # noqa: E402
 from dpviz.training import ghost  # noqa: E402
 
 EVAL_BATCH = 1024
-
-
-# ---------------------------------------------------------------- events
-
-@dataclass
-class EpochMetrics:
-    run: str
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
-    epsilon: float | None
-    examples_per_second: float
-    elapsed_s: float
-    steps: int
-    epsilon_no_amplification: float | None = None
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        for key in ("epsilon", "epsilon_no_amplification"):
-            if data[key] is not None and not math.isfinite(data[key]):
-                data[key] = None
-        return data
-
-
-@dataclass
-class Progress:
-    run: str
-    epoch: int
-    step: int
-    total_steps: int
-
-
-@dataclass
-class Finished:
-    run: str
-    status: str  # completed | diverged | cancelled
-    device: str
-    sampler: str
-    accountant: str
-    epochs_run: int
-    steps: int
-    error: str | None = None
-    final: dict = field(default_factory=dict)
-    epsilon_assumption: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------- models
@@ -109,6 +60,11 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     if config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=config.learning_rate)
     return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
+
+
+def configure_threads(intra_op: int) -> None:
+    """Keep parallel workers from oversubscribing the cores (call before the first op)."""
+    tf.config.threading.set_intra_op_parallelism_threads(max(1, int(intra_op)))
 
 
 def device_name() -> str:

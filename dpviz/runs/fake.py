@@ -1,0 +1,40 @@
+"""A training double for tests of the queue, workers and pages: real events, no TensorFlow.
+
+Select it with DPVIZ_TRAINER=dpviz.runs.fake:train; DPVIZ_FAKE_STEP_SECONDS slows it down.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from dpviz.accountant import compute_epsilon
+from dpviz.training.engine_plan import run_plan
+from dpviz.training.events import EpochMetrics, Finished, Progress
+
+
+def train(config, kind="private", *, data=None, should_stop=lambda: False, progress_every: int = 1):
+    delay = float(os.environ.get("DPVIZ_FAKE_STEP_SECONDS", "0.01"))
+    start = time.perf_counter()
+    plan = run_plan(config)
+    last = None
+    status = "completed"
+    for epoch, steps_done, steps_in_epoch in plan:
+        for i in range(steps_in_epoch):
+            if should_stop():
+                status = "cancelled"
+                break
+            time.sleep(delay)
+            if (i + 1) % progress_every == 0:
+                yield Progress(kind, epoch, steps_done - steps_in_epoch + i + 1, plan[-1][1])
+        if status != "completed":
+            break
+        accuracy = (0.9 if kind == "baseline" else 0.75) * (1 - math.exp(-epoch))
+        eps = compute_epsilon(config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size)) if kind == "private" else None
+        last = EpochMetrics(kind, epoch, 1.5 / epoch, accuracy, 1.6 / epoch, accuracy - 0.02,
+                            eps.epsilon if eps else None, 1000.0, time.perf_counter() - start, steps_done,
+                            eps.epsilon_no_amplification if eps else None)
+        yield last
+    yield Finished(kind, status, "CPU (fake trainer)", config.sampler, config.accountant, last.epoch if last else 0,
+                   last.steps if last else 0, None, last.to_dict() if last else {})

@@ -1,0 +1,100 @@
+"""The queue: keeps up to K worker processes busy and notices the ones that died."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dpviz.runs.store import SqliteRunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+STALE_HEARTBEAT_SECONDS = 600
+_children: list[subprocess.Popen] = []
+
+
+def max_workers() -> int:
+    """Default: one worker per core (a private run and its baseline side by side on 2 cores)."""
+    value = os.environ.get("DPVIZ_MAX_WORKERS")
+    return max(1, int(value)) if value else max(1, os.cpu_count() or 1)
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    for child in list(_children):  # reap our own exited children so they do not linger as zombies
+        if child.poll() is not None:
+            _children.remove(child)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def reap(store: SqliteRunStore, *, startup: bool = False) -> list[str]:
+    """Mark runs whose process is gone: failed while the app runs, interrupted when found at start-up."""
+    marked = []
+    now = time.time()
+    for run in store.list(status="running"):
+        dead = not pid_alive(run.pid)
+        stale = run.heartbeat_at is not None and now - run.heartbeat_at > STALE_HEARTBEAT_SECONDS
+        if dead or stale:
+            if startup:
+                status, error = "interrupted", "dpviz was restarted while this run was in progress"
+            elif dead:
+                status, error = "failed", f"the worker process (pid {run.pid}) died"
+            else:
+                status, error = "failed", f"no heartbeat for {STALE_HEARTBEAT_SECONDS} s"
+            if store.finish(run.id, status, error=error, only_if_active=True):
+                marked.append(run.id)
+    for pid in store.worker_pids():
+        if not pid_alive(pid):
+            store.unregister_worker(pid)
+    return marked
+
+
+def ensure_workers(store: SqliteRunStore) -> int:
+    """Start workers for queued runs, never more than max_workers() at once. Returns how many started."""
+    reap(store)
+    alive = len(store.worker_pids())
+    queued = len(store.list(status="queued"))
+    started = 0
+    for _ in range(max(0, min(max_workers() - alive, queued))):
+        spawn_worker(store)
+        started += 1
+    return started
+
+
+def spawn_worker(store: SqliteRunStore) -> int:
+    log = open(store.home / "worker.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )
+    log.close()
+    _children.append(process)
+    store.register_worker(process.pid)
+    return process.pid
+
+
+def cancel(store: SqliteRunStore, run_id: str) -> None:
+    """Queued: cancelled at once. Running: the worker stops within a second and marks it cancelled."""
+    store.request_cancel(run_id)
+
+
+def submit_pair(store: SqliteRunStore, config, *, sweep_id: str | None = None, baseline: bool = True) -> dict[str, str]:
+    """Queue a private run and (optionally) its baseline as one group, then start workers."""
+    ids = {"private": store.create_run(config=config.to_dict(), kind="private", sweep_id=sweep_id)}
+    if baseline:
+        ids["baseline"] = store.create_run(config=config.to_dict(), kind="baseline", group_id=ids["private"], sweep_id=sweep_id)
+    ensure_workers(store)
+    return ids

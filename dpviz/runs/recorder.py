@@ -1,0 +1,46 @@
+"""Writes a training run's events into the run store (used by workers and `train --store`)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dpviz.runs.store import SqliteRunStore
+from dpviz.training.events import EpochMetrics, Finished, Progress
+
+HEARTBEAT_SECONDS = 0.3
+
+
+class Recorder:
+    def __init__(self, store: SqliteRunStore, run_ids: dict[str, str]):
+        self.store = store
+        self.run_ids = run_ids
+        self._last_beat: dict[str, float] = {}
+
+    @classmethod
+    def open(cls, home, config, kinds) -> "Recorder":
+        """New running rows for a command-line run (it trains in this process)."""
+        store = SqliteRunStore(home)
+        group = None
+        ids = {}
+        for kind in kinds:
+            ids[kind] = store.create_run(config=config.to_dict(), kind=kind, group_id=group, status="running", pid=os.getpid())
+            group = group or ids[kind]
+        return cls(store, ids)
+
+    def record(self, event) -> None:
+        run_id = self.run_ids[event.run]
+        if isinstance(event, Progress):
+            now = time.monotonic()
+            if now - self._last_beat.get(run_id, 0) >= HEARTBEAT_SECONDS or event.step == event.total_steps:
+                self._last_beat[run_id] = now
+                self.store.heartbeat(run_id, {"epoch": event.epoch, "step": event.step, "total_steps": event.total_steps})
+        elif isinstance(event, EpochMetrics):
+            values = {k: v for k, v in event.to_dict().items() if k not in ("run", "epoch")}
+            self.store.add_epoch(run_id, event.epoch, values)
+        elif isinstance(event, Finished):
+            self.store.finish(run_id, event.status, error=event.error, final=event.to_dict(), device=event.device)
+
+    def fail_all(self, error: str, status: str = "failed") -> None:
+        for run_id in self.run_ids.values():
+            self.store.finish(run_id, status, error=error, only_if_active=True)

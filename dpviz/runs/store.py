@@ -1,0 +1,252 @@
+"""The run store: SQLite (standard library, WAL) in the data directory. Parameterised SQL only."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "diverged", "interrupted")
+ACTIVE = ("queued", "running")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    kind TEXT NOT NULL CHECK (kind IN ('private', 'baseline')),
+    group_id TEXT NOT NULL,
+    sweep_id TEXT,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    error TEXT,
+    device TEXT,
+    final TEXT,
+    pid INTEGER,
+    heartbeat_at REAL,
+    progress TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created_at);
+CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_id, epoch, name)
+);
+CREATE TABLE IF NOT EXISTS workers (pid INTEGER PRIMARY KEY, started_at REAL NOT NULL);
+"""
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("DPVIZ_HOME") or Path.home() / ".dpviz")
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    kind: str
+    group_id: str
+    sweep_id: str | None
+    status: str
+    config: dict
+    error: str | None
+    device: str | None
+    final: dict
+    pid: int | None
+    heartbeat_at: float | None
+    progress: dict
+    cancel_requested: bool
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class SqliteRunStore:
+    """Many readers (the app) and writers (workers) at once: WAL, a busy timeout, short transactions."""
+
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = Path(home) if home else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.path = self.home / "runs.sqlite3"
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} was written by a newer dpviz (schema {row[0]} > {SCHEMA_VERSION})")
+
+    @contextmanager
+    def _connect(self):
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self):
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------ writing
+    def create_run(self, *, config: dict, kind: str, group_id: str | None = None, sweep_id: str | None = None,
+                   status: str = "queued", pid: int | None = None) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created_at, started_at, kind, group_id, sweep_id, status, config, pid, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, now, now if status == "running" else None, kind, group_id or run_id, sweep_id, status,
+                 json.dumps(config, sort_keys=True), pid, now if status == "running" else None),
+            )
+        return run_id
+
+    def claim_next(self, pid: int) -> Run | None:
+        """Atomically move the oldest queued run to running for worker `pid`."""
+        with self._transaction() as db:
+            row = db.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1").fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            db.execute(
+                "UPDATE runs SET status = 'running', pid = ?, started_at = ?, heartbeat_at = ? WHERE id = ?",
+                (pid, now, now, row[0]),
+            )
+        return self.get(row[0])
+
+    def heartbeat(self, run_id: str, progress: dict | None = None) -> None:
+        with self._transaction() as db:
+            if progress is None:
+                db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
+            else:
+                db.execute("UPDATE runs SET heartbeat_at = ?, progress = ? WHERE id = ?", (time.time(), json.dumps(progress), run_id))
+
+    def set_device(self, run_id: str, device: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET device = ? WHERE id = ?", (device, run_id))
+
+    def add_epoch(self, run_id: str, epoch: int, metrics: dict) -> None:
+        rows = [(run_id, epoch, name, None if value is None else float(value))
+                for name, value in metrics.items() if isinstance(value, (int, float)) or value is None]
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO metrics (run_id, epoch, name, value) VALUES (?, ?, ?, ?)", rows)
+            db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
+
+    def finish(self, run_id: str, status: str, *, error: str | None = None, final: dict | None = None,
+               device: str | None = None, only_if_active: bool = False) -> bool:
+        if status not in STATUSES or status in ACTIVE:
+            raise ValueError(f"status: must be a final status, got {status!r}")
+        sql = ("UPDATE runs SET status = ?, error = ?, final = COALESCE(?, final), device = COALESCE(?, device), "
+               "finished_at = ? WHERE id = ?")
+        args = [status, error, json.dumps(final) if final is not None else None, device, time.time(), run_id]
+        if only_if_active:
+            sql += " AND status IN ('queued', 'running')"
+        with self._transaction() as db:
+            return db.execute(sql, args).rowcount > 0
+
+    def request_cancel(self, run_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+            db.execute(
+                "UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'", (time.time(), run_id)
+            )
+
+    def cancel_requested(self, run_id: str) -> bool:
+        with self._connect() as db:
+            row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def delete(self, run_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # ------------------------------------------------------------ workers
+    def register_worker(self, pid: int) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO workers (pid, started_at) VALUES (?, ?)", (pid, time.time()))
+
+    def unregister_worker(self, pid: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM workers WHERE pid = ?", (pid,))
+
+    def worker_pids(self) -> list[int]:
+        with self._connect() as db:
+            return [row[0] for row in db.execute("SELECT pid FROM workers ORDER BY started_at")]
+
+    # ------------------------------------------------------------ reading
+    def get(self, run_id: str) -> Run | None:
+        with self._connect() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def list(self, *, status: str | None = None, group_id: str | None = None, sweep_id: str | None = None,
+             limit: int | None = None) -> list[Run]:
+        where, args = [], []
+        for column, value in (("status", status), ("group_id", group_id), ("sweep_id", sweep_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._connect() as db:
+            return [_run(row) for row in db.execute(sql, args)]
+
+    def metrics(self, run_id: str) -> dict[str, list[tuple[int, float | None]]]:
+        """{name: [(epoch, value), ...]} in epoch order."""
+        out: dict[str, list] = {}
+        with self._connect() as db:
+            for name, epoch, value in db.execute(
+                "SELECT name, epoch, value FROM metrics WHERE run_id = ? ORDER BY epoch", (run_id,)
+            ):
+                out.setdefault(name, []).append((epoch, value))
+        return out
+
+    def metric_rows(self, run_ids) -> list[tuple[str, int, str, float | None]]:
+        ids = list(run_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" for _ in ids)
+        with self._connect() as db:
+            return list(db.execute(
+                f"SELECT run_id, epoch, name, value FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, epoch", ids
+            ))
+
+
+_COLUMNS = ("id, created_at, started_at, finished_at, kind, group_id, sweep_id, status, config, error, device, final, "
+            "pid, heartbeat_at, progress, cancel_requested")
+
+
+def _run(row) -> Run:
+    (id_, created, started, finished, kind, group, sweep, status, config, error, device, final, pid, heartbeat,
+     progress, cancel) = row
+    return Run(id_, created, started, finished, kind, group, sweep, status, json.loads(config), error, device,
+               json.loads(final) if final else {}, pid, heartbeat, json.loads(progress) if progress else {}, bool(cancel))

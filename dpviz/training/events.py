@@ -1,0 +1,54 @@
+"""What a training run reports as it goes (plain data: no TensorFlow)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+@dataclass
+class EpochMetrics:
+    run: str
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    epsilon: float | None
+    examples_per_second: float
+    elapsed_s: float
+    steps: int
+    epsilon_no_amplification: float | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("epsilon", "epsilon_no_amplification"):
+            if data[key] is not None and not math.isfinite(data[key]):
+                data[key] = None
+        return data
+
+
+@dataclass
+class Progress:
+    run: str
+    epoch: int
+    step: int
+    total_steps: int
+
+
+@dataclass
+class Finished:
+    run: str
+    status: str  # completed | diverged | cancelled
+    device: str
+    sampler: str
+    accountant: str
+    epochs_run: int
+    steps: int
+    error: str | None = None
+    final: dict = field(default_factory=dict)
+    epsilon_assumption: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
