@@ -8,7 +8,6 @@ navigation = st.navigation(
     [
         st.Page("pages/budget.py", title="Privacy budget", icon=":material/lock:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-        st.Page("pages/runs.py", title="Runs", icon=":material/insights:", url_path="runs"),
     ]
 )
 navigation.run()

@@ -83,3 +83,24 @@ def landscape_figure(grid: Grid, *, current: tuple[float, float] | None = None, 
     if grid.column_name == "noise_multiplier":
         fig.update_xaxes(type="log")
     return fig
+
+
+RUN_COLORS = {"private": "#1f77b4", "baseline": "#7f7f7f"}
+
+
+def training_figure(series: dict[str, dict], metric: str, *, title: str, target: float | None = None) -> go.Figure:
+    """One metric over epochs for a private run and its baseline (series: kind -> store.metrics())."""
+    fig = go.Figure()
+    for kind, metrics in series.items():
+        for name, dash in ((f"test_{metric}", "solid"), (f"train_{metric}", "dot")) if metric in ("accuracy", "loss") else ((metric, "solid"),):
+            points = [(e, v) for e, v in metrics.get(name, []) if v is not None]
+            if not points:
+                continue
+            label = f"{kind} · {name.replace('_', ' ')}" if metric in ("accuracy", "loss") else kind
+            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=label, mode="lines+markers",
+                                     line=dict(color=RUN_COLORS.get(kind), dash=dash)))
+    if target:
+        fig.add_hline(y=target, line_dash="dot", line_color="red", annotation_text=f"target ε {target:g}")
+    fig.update_layout(title=title, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig

@@ -8,7 +8,7 @@ from dpviz.ui.settings import parse_delta, privacy_inputs, sync_url
 from dpviz.validation import ValidationError
 
 st.title("DP-SGD privacy budget explorer")
-values = privacy_inputs()
+values = privacy_inputs(page="budget")
 sync_url()
 try:
     view = explore(

@@ -34,7 +34,7 @@ def test_renders_epsilon_statement_and_charts():
 def test_changing_noise_changes_epsilon():
     at = fresh()
     before = float(epsilon(at))
-    at.sidebar.slider(key="w_noise_multiplier").set_value(2.0).run()
+    at.sidebar.slider(key="w_budget_noise_multiplier").set_value(2.0).run()
     after = float(epsilon(at))
     assert after < before
     assert at.query_params["sigma"] in ("2.0", ["2.0"])
@@ -43,28 +43,28 @@ def test_changing_noise_changes_epsilon():
 def test_query_parameters_seed_the_view():
     at = fresh({"n": "60000", "b": "250", "sigma": "1.2", "epochs": "4", "delta": "1e-5", "acct": "rdp-legacy"})
     assert epsilon(at) == "0.966"
-    assert fresh({"sigma": "999", "b": "banana"}).sidebar.slider(key="w_noise_multiplier").value == 10.0
+    assert fresh({"sigma": "999", "b": "banana"}).sidebar.slider(key="w_budget_noise_multiplier").value == 10.0
 
 
 def test_pld_is_smaller_than_rdp():
     at = fresh()
     rdp = float(epsilon(at))
-    at.sidebar.radio(key="w_accountant").set_value("pld").run()
+    at.sidebar.radio(key="w_budget_accountant").set_value("pld").run()
     assert float(epsilon(at)) < rdp
 
 
 def test_batch_larger_than_dataset_shows_error_and_page_survives():
     at = fresh()
-    at.sidebar.number_input(key="w_batch_size").set_value(70000).run()
+    at.sidebar.number_input(key="w_budget_batch_size").set_value(70000).run()
     assert not at.exception
     assert at.error and "batch size" in at.error[0].value and "60000" in at.error[0].value
-    at.sidebar.number_input(key="w_batch_size").set_value(256).run()
+    at.sidebar.number_input(key="w_budget_batch_size").set_value(256).run()
     assert not at.error and float(epsilon(at)) > 0
 
 
 def test_bad_delta_names_the_field():
     at = fresh()
-    at.sidebar.text_input(key="w_delta").input("abc").run()
+    at.sidebar.text_input(key="w_budget_delta").input("abc").run()
     assert not at.exception and "delta" in at.error[0].value
 
 

@@ -71,25 +71,30 @@ def settings() -> dict:
     return state["settings"]
 
 
+def _key(name: str) -> str:
+    # Per-page keys: a widget key reused on another page comes back at its default, not its value.
+    return f"w_{st.session_state.get('_settings_page', '')}_{name}"
+
+
 def _bind(name: str) -> str:
-    key = f"w_{name}"
+    key = _key(name)
     if key not in st.session_state:
         st.session_state[key] = settings()[name]
     return key
 
 
 def _store(name: str) -> None:
-    settings()[name] = st.session_state[f"w_{name}"]
+    settings()[name] = st.session_state[_key(name)]
 
 
 def set_value(name: str, value) -> None:
     """Change a setting from a callback (e.g. 'apply the calibrated noise')."""
     settings()[name] = value
-    st.session_state[f"w_{name}"] = value
+    st.session_state[_key(name)] = value
 
 
 def _on_preset() -> None:
-    preset = st.session_state["w_dataset"]
+    preset = st.session_state[_key("dataset")]
     settings()["dataset"] = preset
     if preset in PRESETS:
         set_value("dataset_size", PRESETS[preset])
@@ -99,15 +104,20 @@ def sync_url() -> None:
     st.query_params.from_dict({FIELDS[name].param: str(value) for name, value in settings().items()})
 
 
-def privacy_inputs() -> dict:
-    """The DP-SGD inputs in the sidebar; returns the current values (raw: validate before use)."""
+def privacy_inputs(*, page: str, dataset: bool = True) -> dict:
+    """The DP-SGD inputs in the sidebar; returns the current values (raw: validate before use).
+
+    `dataset=False` leaves out the dataset preset and size (the Train page picks a real dataset).
+    """
+    st.session_state["_settings_page"] = page
     sb = st.sidebar
     sb.header("DP-SGD settings")
-    sb.selectbox("Dataset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=_bind("dataset"), on_change=_on_preset)
-    sb.number_input(
-        "Dataset size n", min_value=1, step=1, key=_bind("dataset_size"), on_change=_store, args=("dataset_size",),
-        disabled=settings()["dataset"] != "custom", help="Training examples. Choose 'Custom size' to type your own.",
-    )
+    if dataset:
+        sb.selectbox("Dataset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=_bind("dataset"), on_change=_on_preset)
+        sb.number_input(
+            "Dataset size n", min_value=1, step=1, key=_bind("dataset_size"), on_change=_store, args=("dataset_size",),
+            disabled=settings()["dataset"] != "custom", help="Training examples. Choose 'Custom size' to type your own.",
+        )
     sb.number_input(
         "Batch size b (expected)", min_value=1, step=1, key=_bind("batch_size"), on_change=_store, args=("batch_size",),
         help="With Poisson sampling each step's batch size varies around b; q = b / n.",
@@ -128,8 +138,8 @@ def privacy_inputs() -> dict:
         on_change=_store, args=("accountant",),
     )
     for name in FIELDS:
-        if f"w_{name}" in st.session_state:
-            settings()[name] = st.session_state[f"w_{name}"]
+        if _key(name) in st.session_state:
+            settings()[name] = st.session_state[_key(name)]
     return dict(settings())
 
 

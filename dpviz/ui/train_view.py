@@ -1,0 +1,153 @@
+"""The Train page: launch a DP-SGD run with its baseline and watch both live."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+
+import streamlit as st
+
+from dpviz import charts
+from dpviz.budget import format_epsilon
+from dpviz.datasets import DATASETS
+from dpviz.runs.launcher import cancel, ensure_workers, submit_pair
+from dpviz.runs.store import SqliteRunStore
+from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
+from dpviz.training.engine_plan import run_plan
+from dpviz.ui.settings import parse_delta, settings
+from dpviz.validation import ValidationError
+
+TRAIN_DATASETS = ("digits", "synthetic", "mnist", "fashion_mnist", "cifar10")
+POLL_SECONDS = 1.0
+
+
+def training_inputs() -> dict:
+    """Dataset, model and optimisation settings (the privacy ones come from the shared sidebar)."""
+    shared = settings()
+    c = st.columns(4)
+    dataset = c[0].selectbox("Dataset", TRAIN_DATASETS, key="t_dataset", format_func=lambda d: DATASETS[d].label)
+    st.session_state.setdefault("t_model", "mlp")
+    model = c[1].selectbox("Model", MODELS, key="t_model", format_func={"cnn": "CNN (tutorial)", "mlp": "MLP", "logreg": "Logistic regression"}.get)
+    optimizer = c[2].selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
+    sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler",
+                             format_func={"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}.get)
+    c = st.columns(4)
+    st.session_state.setdefault("t_lr", float(shared.get("learning_rate", 0.25)))
+    learning_rate = c[0].number_input("Learning rate", min_value=1e-5, max_value=100.0, key="t_lr", format="%.4g")
+    shared["learning_rate"] = learning_rate
+    seed = c[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="t_seed")
+    size = c[2].number_input(f"Training examples (max {DATASETS[dataset].train_size:,})", min_value=1, value=None,
+                             step=1, key="t_size", placeholder="all", help="Leave empty to use the whole training split.")
+    target = c[3].number_input("Target ε line (optional)", min_value=0.0, value=None, key="t_target", placeholder="none")
+    return dict(dataset=dataset, model=model, optimizer=optimizer, sampler=sampler, learning_rate=learning_rate,
+                seed=int(seed), dataset_size=None if size is None else int(size), target=target)
+
+
+def build_config(privacy: dict, training: dict) -> TrainConfig:
+    return TrainConfig(
+        dataset=training["dataset"], dataset_size=training["dataset_size"], model=training["model"],
+        epochs=privacy["epochs"], batch_size=privacy["batch_size"], noise_multiplier=privacy["noise_multiplier"],
+        clip_norm=privacy["clip_norm"], learning_rate=training["learning_rate"], optimizer=training["optimizer"],
+        sampler=training["sampler"], seed=training["seed"], delta=parse_delta(privacy["delta"]), accountant=privacy["accountant"],
+    )
+
+
+def launch(store: SqliteRunStore, privacy: dict, training: dict) -> None:
+    try:
+        config = build_config(privacy, training)
+    except ValidationError as err:
+        st.error(f"**{err.field.replace('_', ' ')}**: {err.message}. Nothing was started.", icon="⚠️")
+        return
+    ids = submit_pair(store, config)
+    st.session_state["t_group"] = ids["private"]
+    st.toast("Queued: the private run and its baseline")
+
+
+def _group_label(store: SqliteRunStore, group_id: str) -> str:
+    runs = store.list(group_id=group_id)
+    if not runs:
+        return group_id
+    c = runs[0].config
+    when = dt.datetime.fromtimestamp(min(r.created_at for r in runs)).strftime("%H:%M:%S")
+    return f"{when} · {c['dataset']} {c['model']} σ={c['noise_multiplier']:g} C={c['clip_norm']:g} b={c['batch_size']} · {c['epochs']:g} epochs"
+
+
+def choose_group(store: SqliteRunStore) -> str | None:
+    groups = list(dict.fromkeys(r.group_id for r in store.list(limit=200)))
+    if not groups:
+        st.info("No runs yet: choose settings and press **Train**. The private run and its baseline train side by side.")
+        return None
+    current = st.session_state.get("t_group")
+    index = groups.index(current) if current in groups else 0
+    return st.selectbox("Run pair", groups, index=index, format_func=lambda g: _group_label(store, g), key="t_view")
+
+
+def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> None:
+    runs = {r.kind: r for r in store.list(group_id=group_id)}
+    active = any(r.active for r in runs.values())
+
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def panel():
+        current = {r.kind: r for r in store.list(group_id=group_id)}
+        if any(r.status == "queued" for r in current.values()):
+            ensure_workers(store)
+        series = {kind: store.metrics(run.id) for kind, run in sorted(current.items(), key=lambda kv: kv[0] != "private")}
+        cols = st.columns(len(current) or 1)
+        for col, (kind, run) in zip(cols, sorted(current.items(), key=lambda kv: kv[0] != "private")):
+            with col:
+                _run_status(store, run, series[kind])
+        left, middle, right = st.columns(3)
+        left.plotly_chart(charts.training_figure(series, "accuracy", title="Accuracy"), key="acc")
+        middle.plotly_chart(charts.training_figure(series, "loss", title="Loss"), key="loss")
+        private = {k: v for k, v in series.items() if k == "private"}
+        right.plotly_chart(charts.training_figure(private, "epsilon", title="ε spent", target=target), key="eps")
+        if current and not any(r.active for r in current.values()):
+            _summary(current)
+
+    panel()
+
+
+def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
+    config = TrainConfig.from_dict(run.config)
+    plan = run_plan(config)
+    total_steps = plan[-1][1]
+    step = run.progress.get("step", 0) if run.status != "completed" else total_steps
+    epochs_done = len(metrics.get("test_accuracy", []))
+    icon = {"completed": "✅", "running": "⏳", "queued": "🕒", "failed": "❌", "cancelled": "⏹️", "diverged": "💥",
+            "interrupted": "⚠️"}.get(run.status, "")
+    st.markdown(f"**{run.kind.capitalize()}** {icon} `{run.status}`" + (f" on {run.device}" if run.device else ""))
+    st.progress(min(1.0, epochs_done / len(plan)), text=f"epoch {epochs_done}/{len(plan)}")
+    st.progress(min(1.0, step / total_steps), text=f"step {step}/{total_steps}")
+    last = {name: values[-1][1] for name, values in metrics.items() if values}
+    elapsed = ((run.finished_at or time.time()) - run.started_at) if run.started_at else 0.0
+    parts = [f"{elapsed:.0f} s elapsed"]
+    if run.status == "running" and step:
+        parts.append(f"~{elapsed * (total_steps - step) / step:.0f} s left")
+    if last.get("examples_per_second"):
+        parts.append(f"{last['examples_per_second']:,.0f} examples/s")
+    st.caption(" · ".join(parts))
+    if run.error:
+        st.error(run.error)
+    if run.active and st.button("Cancel", key=f"cancel_{run.id}"):
+        cancel(store, run.id)
+        st.rerun(scope="fragment")
+
+
+def _summary(runs: dict) -> None:
+    private, baseline = runs.get("private"), runs.get("baseline")
+    if not private or private.status != "completed":
+        return
+    pf = private.final.get("final", {})
+    cfg = private.config
+    lines = [f"Private run: test accuracy **{pf.get('test_accuracy', 0):.1%}** at "
+             f"**ε = {format_epsilon(pf.get('epsilon'))}** (δ = {cfg['delta']:g}, {cfg['accountant']} accountant, "
+             f"{cfg['sampler']} sampling), {(private.finished_at - private.started_at):.0f} s."]
+    if baseline and baseline.status == "completed":
+        bf = baseline.final.get("final", {})
+        gap = bf.get("test_accuracy", math.nan) - pf.get("test_accuracy", math.nan)
+        lines.append(f"Non-private baseline: **{bf.get('test_accuracy', 0):.1%}**; privacy costs **{gap * 100:.1f} points** of accuracy.")
+    if cfg["sampler"] == "shuffle":
+        lines.append(f"Shuffled batches: the ε above assumes Poisson sampling and does not strictly apply; without "
+                     f"amplification ε = {format_epsilon(pf.get('epsilon_no_amplification'))}.")
+    st.success("\n\n".join(lines))
