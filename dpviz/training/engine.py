@@ -188,10 +188,6 @@ def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]
             yield epoch, step, idx
 
 
-def total_epochs(config: TrainConfig, n: int) -> int:
-    return math.ceil(config.privacy.steps / math.ceil(n / config.batch_size))
-
-
 # ---------------------------------------------------------------- training loop
 
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
