@@ -19,6 +19,7 @@ import os
 from dpviz.accountant import compute_epsilon
 from dpviz.training.config import TrainConfig
 from dpviz.training.data import Data, load
+from dpviz.training.engine_plan import run_plan
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -170,20 +171,11 @@ def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]
     """
     rng = np.random.default_rng(config.seed)
     b = config.batch_size
-    per_epoch = math.ceil(n / b)
-    total = config.privacy.steps
     step = 0
-    epoch = 0
-    while step < total:
-        epoch += 1
+    for epoch, _, steps_in_epoch in run_plan(config):
         order = rng.permutation(n) if config.sampler == "shuffle" else None
-        for i in range(per_epoch):
-            if step >= total:
-                break
-            if order is None:
-                idx = np.flatnonzero(rng.random(n) < b / n)
-            else:
-                idx = order[i * b:(i + 1) * b]
+        for i in range(steps_in_epoch):
+            idx = np.flatnonzero(rng.random(n) < b / n) if order is None else order[i * b:(i + 1) * b]
             step += 1
             yield epoch, step, idx
 
