@@ -2,12 +2,15 @@
 
 import streamlit as st
 
+from dpviz.ui.entry import resume_deep_link
+
 st.set_page_config(page_title="dpviz · DP-SGD privacy explorer", page_icon="🔒", layout="wide")
 
-navigation = st.navigation(
-    [
-        st.Page("pages/budget.py", title="Privacy budget", icon=":material/lock:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    ]
-)
+PAGES = {
+    "budget.py": st.Page("pages/budget.py", title="Privacy budget", icon=":material/lock:", default=True),
+    "train.py": st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    "runs.py": st.Page("pages/runs.py", title="Runs", icon=":material/insights:", url_path="runs"),
+}
+navigation = st.navigation(list(PAGES.values()))
+resume_deep_link(PAGES)
 navigation.run()

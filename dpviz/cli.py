@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands():
-    from dpviz import cli_runs, cli_train
+    from dpviz import cli_export, cli_runs, cli_train
 
-    return [cli_train.register, cli_runs.register]
+    return [cli_train.register, cli_runs.register, cli_export.register]
 
 
 def main(argv=None) -> int:

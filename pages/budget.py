@@ -6,7 +6,9 @@ from dpviz.budget import explore
 from dpviz.ui import budget_view
 from dpviz.ui.settings import parse_delta, privacy_inputs, sync_url
 from dpviz.validation import ValidationError
+from dpviz.ui.entry import require_app
 
+require_app(__file__)
 st.title("DP-SGD privacy budget explorer")
 values = privacy_inputs(page="budget")
 sync_url()

@@ -64,3 +64,29 @@ def test_reload_shows_existing_runs(home):
     assert not at.exception
     assert store.get(run_id).status in ("interrupted", "failed")
     assert any("restarted" in e.value or "died" in e.value for e in at.error)
+
+
+def test_sweep_queues_grid_with_shared_baseline_and_shows_progress(home):
+    at = page()
+    at.text_input(key="t_sweep_v1").input("0.5, 2").run()
+    at.selectbox(key="t_sweep_x2").set_value("none").run()
+    at.button(key="t_sweep_launch").click().run()
+    assert not at.exception and not at.error
+    store = SqliteRunStore(home)
+    runs = store.list()
+    assert sorted(r.kind for r in runs) == ["baseline", "private", "private"]
+    assert len({r.sweep_id for r in runs}) == 1 and runs[0].sweep_id.startswith("sweep-")
+    assert at.selectbox(key="t_view").value == runs[0].sweep_id
+    deadline = time.time() + 30
+    while time.time() < deadline and any(r.active for r in store.list()):
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception and "3/3 runs completed" in at.get("progress")[0].proto.text
+
+
+def test_bad_sweep_value_names_the_field(home):
+    at = page()
+    at.text_input(key="t_sweep_v1").input("1, lots").run()
+    at.button(key="t_sweep_launch").click().run()
+    assert not at.exception and "noise multiplier" in at.error[0].value and "lots" in at.error[0].value
+    assert SqliteRunStore(home).list() == []

@@ -184,3 +184,35 @@ def test_startup_recovery_marks_orphans_interrupted(tmp_path):
     run_id = store.create_run(config={}, kind="private", status="running", pid=dead.pid)
     assert launcher.reap(store, startup=True) == [run_id]
     assert store.get(run_id).status == "interrupted"
+
+
+# ------------------------------------------------------------------ sweeps
+
+def test_sweep_of_four_runs_completes_grouped_with_one_shared_baseline(tmp_path, fake_env):
+    from dpviz.comparison import runs_frame
+    from dpviz.sweep import expand, parse_axis
+
+    store = SqliteRunStore(tmp_path)
+    configs = expand(CONFIG, [parse_axis("noise_multiplier", "0.5, 2"), parse_axis("clip_norm", "0.5, 1")])
+    sweep_id = launcher.submit_sweep(store, configs)
+    assert len(store.worker_pids()) <= 2
+    assert wait_for(lambda: all(r.status == "completed" for r in store.list(sweep_id=sweep_id)), timeout=60)
+    frame = runs_frame(store.list(sweep_id=sweep_id))
+    private = frame[frame["kind"] == "private"]
+    assert len(private) == 4 and (frame["kind"] == "baseline").sum() == 1
+    assert set(zip(private["noise_multiplier"], private["clip_norm"])) == {(0.5, 0.5), (0.5, 1.0), (2.0, 0.5), (2.0, 1.0)}
+    baseline = frame.loc[frame["kind"] == "baseline", "id"].item()
+    assert (private["baseline_id"] == baseline).all()
+    assert private.set_index("noise_multiplier")["epsilon"].groupby(level=0).max()[2.0] < \
+        private.set_index("noise_multiplier")["epsilon"].groupby(level=0).min()[0.5]
+
+
+def test_cancel_sweep_stops_every_run(tmp_path, fake_env, monkeypatch):
+    from dpviz.sweep import expand, parse_axis
+
+    monkeypatch.setenv("DPVIZ_FAKE_STEP_SECONDS", "0.05")
+    store = SqliteRunStore(tmp_path)
+    sweep_id = launcher.submit_sweep(store, expand(CONFIG, [parse_axis("noise_multiplier", "0.5, 1, 2")]))
+    assert wait_for(lambda: any(r.status == "running" for r in store.list(sweep_id=sweep_id)))
+    assert launcher.cancel_sweep(store, sweep_id) == 4
+    assert wait_for(lambda: all(r.status == "cancelled" for r in store.list(sweep_id=sweep_id)), timeout=15)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from dpviz.runs.store import SqliteRunStore
@@ -98,3 +99,31 @@ def submit_pair(store: SqliteRunStore, config, *, sweep_id: str | None = None, b
         ids["baseline"] = store.create_run(config=config.to_dict(), kind="baseline", group_id=ids["private"], sweep_id=sweep_id)
     ensure_workers(store)
     return ids
+
+
+def submit_sweep(store: SqliteRunStore, configs) -> str:
+    """Queue every cell of a sweep plus one baseline per distinct schedule; returns the sweep id.
+
+    Each baseline is queued right after the first cell that needs it, so the first finished pair
+    can be compared while the rest of the grid trains.
+    """
+    from dpviz.comparison import schedule_key
+
+    sweep_id = "sweep-" + uuid.uuid4().hex[:8]
+    queued_baselines = set()
+    for config in configs:
+        store.create_run(config=config.to_dict(), kind="private", sweep_id=sweep_id)
+        key = schedule_key(config.to_dict())
+        if key not in queued_baselines:
+            queued_baselines.add(key)
+            store.create_run(config=config.to_dict(), kind="baseline", sweep_id=sweep_id)
+    ensure_workers(store)
+    return sweep_id
+
+
+def cancel_sweep(store: SqliteRunStore, sweep_id: str) -> int:
+    """Cancel every unfinished run of a sweep; returns how many were asked to stop."""
+    active = [run for run in store.list(sweep_id=sweep_id) if run.active]
+    for run in active:
+        store.request_cancel(run.id)
+    return len(active)

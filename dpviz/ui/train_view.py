@@ -11,10 +11,14 @@ import streamlit as st
 from dpviz import charts
 from dpviz.budget import format_epsilon
 from dpviz.datasets import DATASETS
-from dpviz.runs.launcher import cancel, ensure_workers, submit_pair
+from dpviz.comparison import HYPERPARAMETER_LABELS, HYPERPARAMETERS, runs_frame
+from dpviz.compare_charts import hyperparameter_figure
+from dpviz.runs.launcher import cancel, cancel_sweep, ensure_workers, submit_pair, submit_sweep
 from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 from dpviz.training.engine_plan import run_plan
+from dpviz.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
+from dpviz.ui.runs_view import column_config
 from dpviz.ui.settings import parse_delta, settings
 from dpviz.validation import ValidationError
 
@@ -53,34 +57,108 @@ def build_config(privacy: dict, training: dict) -> TrainConfig:
     )
 
 
+def _invalid(err: ValidationError) -> None:
+    st.error(f"**{err.field.replace('_', ' ')}**: {err.message}. Nothing was started.", icon="⚠️")
+
+
 def launch(store: SqliteRunStore, privacy: dict, training: dict) -> None:
     try:
         config = build_config(privacy, training)
     except ValidationError as err:
-        st.error(f"**{err.field.replace('_', ' ')}**: {err.message}. Nothing was started.", icon="⚠️")
+        _invalid(err)
         return
     ids = submit_pair(store, config)
     st.session_state["t_group"] = ids["private"]
     st.toast("Queued: the private run and its baseline")
 
 
-def _group_label(store: SqliteRunStore, group_id: str) -> str:
-    runs = store.list(group_id=group_id)
+def sweep_inputs() -> list:
+    """Up to two (hyperparameter, values) axes; the sidebar's value is used for everything else."""
+    st.caption(f"Vary one or two hyperparameters; every combination trains (at most {MAX_CELLS} runs), with one "
+               "shared non-private baseline per training schedule (noise and clipping do not affect it).")
+    axes = []
+    defaults = (("noise_multiplier", "0.5, 1, 2"), ("clip_norm", "0.5, 1"))
+    for i, (name, values) in enumerate(defaults, start=1):
+        left, right = st.columns([1, 2])
+        choices = ("none", *HYPERPARAMETERS)
+        st.session_state.setdefault(f"t_sweep_x{i}", name)
+        st.session_state.setdefault(f"t_sweep_v{i}", values)
+        x = left.selectbox(f"Hyperparameter {i}", choices, key=f"t_sweep_x{i}",
+                           format_func=lambda h: "—" if h == "none" else HYPERPARAMETER_LABELS[h])
+        text = right.text_input(f"Values {i} (comma-separated)", key=f"t_sweep_v{i}", disabled=x == "none")
+        if x != "none":
+            axes.append((x, text))
+    return axes
+
+
+def launch_sweep(store: SqliteRunStore, privacy: dict, training: dict, axes: list) -> None:
+    try:
+        if not axes:
+            raise ValidationError("sweep", "choose at least one hyperparameter to vary")
+        configs = expand(build_config(privacy, training), [parse_axis(name, text) for name, text in axes])
+    except ValidationError as err:
+        _invalid(err)
+        return
+    sweep_id = submit_sweep(store, configs)
+    st.session_state["t_group"] = sweep_id
+    st.toast(f"Queued {len(configs)} private runs and {len(baseline_configs(configs))} baseline(s) as {sweep_id}")
+
+
+def _unit(run) -> str:
+    """What the Train page shows as one item: a sweep, or a private run with its baseline."""
+    return run.sweep_id or run.group_id
+
+
+def _group_label(store: SqliteRunStore, unit: str) -> str:
+    runs = store.list(sweep_id=unit) if unit.startswith("sweep-") else store.list(group_id=unit)
     if not runs:
-        return group_id
+        return unit
     c = runs[0].config
     when = dt.datetime.fromtimestamp(min(r.created_at for r in runs)).strftime("%H:%M:%S")
+    if unit.startswith("sweep-"):
+        private = sum(r.kind == "private" for r in runs)
+        return f"{when} · {unit}: {private} private runs + {len(runs) - private} baseline(s) · {c['dataset']} {c['model']}"
     return f"{when} · {c['dataset']} {c['model']} σ={c['noise_multiplier']:g} C={c['clip_norm']:g} b={c['batch_size']} · {c['epochs']:g} epochs"
 
 
 def choose_group(store: SqliteRunStore) -> str | None:
-    groups = list(dict.fromkeys(r.group_id for r in store.list(limit=200)))
+    groups = list(dict.fromkeys(_unit(r) for r in store.list(limit=300)))
     if not groups:
         st.info("No runs yet: choose settings and press **Train**. The private run and its baseline train side by side.")
         return None
     current = st.session_state.get("t_group")
     index = groups.index(current) if current in groups else 0
-    return st.selectbox("Run pair", groups, index=index, format_func=lambda g: _group_label(store, g), key="t_view")
+    return st.selectbox("Run pair or sweep", groups, index=index, format_func=lambda g: _group_label(store, g), key="t_view")
+
+
+def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
+    """A sweep's progress, one row per run, and its hyperparameter chart as cells complete."""
+    active = any(r.active for r in store.list(sweep_id=sweep_id))
+
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def panel():
+        runs = store.list(sweep_id=sweep_id)
+        if any(r.status == "queued" for r in runs):
+            ensure_workers(store)
+        frame = runs_frame(runs).iloc[::-1]
+        done = int((frame["status"] == "completed").sum())
+        left, right = st.columns([4, 1])
+        left.progress(done / max(len(frame), 1), text=f"{done}/{len(frame)} runs completed")
+        if any(r.active for r in runs) and right.button("Cancel sweep", key="t_cancel_sweep"):
+            cancel_sweep(store, sweep_id)
+            st.rerun(scope="fragment")
+        progress = {r.id: r.progress.get("step", 0) / max(r.progress.get("total_steps", 1), 1) for r in runs}
+        frame = frame.assign(progress=[1.0 if s == "completed" else progress.get(i, 0.0) for i, s in zip(frame["id"], frame["status"])])
+        st.dataframe(
+            frame[["id", "kind", "status", "progress", *HYPERPARAMETERS, "test_accuracy", "epsilon"]], hide_index=True,
+            column_config=column_config(),
+        )
+        private = frame[frame["kind"] == "private"]
+        varying = [h for h in HYPERPARAMETERS if private[h].nunique() > 1] or ["noise_multiplier"]
+        st.plotly_chart(hyperparameter_figure(frame, varying[0]), key="t_sweep_chart")
+        st.caption("Compare, filter and export every chart on the **Runs** page.")
+
+    panel()
 
 
 def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> None:

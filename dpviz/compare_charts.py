@@ -1,0 +1,128 @@
+"""Plotly figures comparing stored runs: the privacy-utility frontier, curve overlays, and the
+hyperparameter comparison chart. Built from `comparison`'s tables so exports match the page."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from dpviz.comparison import HYPERPARAMETER_LABELS, curves_data, frontier_data, hyperparameter_data, require_hyperparameter
+from dpviz.validation import ValidationError
+
+PALETTE = qualitative.Plotly
+HOVER_FIELDS = ("id", "dataset", "model", "train_size", "noise_multiplier", "clip_norm", "batch_size", "epochs",
+                "learning_rate", "optimizer", "sampler", "accountant", "delta", "seed", "test_accuracy", "epsilon")
+_LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2), template="plotly_white")
+
+
+def _hover(frame: pd.DataFrame):
+    """customdata + template showing every hyperparameter of a run."""
+    data = frame[list(HOVER_FIELDS)].astype(object).where(frame[list(HOVER_FIELDS)].notna(), None).values.tolist()
+    lines = [f"{name.replace('_', ' ')}: %{{customdata[{i}]}}" for i, name in enumerate(HOVER_FIELDS)]
+    return data, "<br>".join(lines) + "<extra></extra>"
+
+
+def _empty(fig: go.Figure, message: str) -> go.Figure:
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font=dict(size=14))
+    return fig
+
+
+def frontier_figure(selection: pd.DataFrame) -> go.Figure:
+    points, baselines = frontier_data(selection)
+    fig = go.Figure()
+    groups = sorted(set(zip(points["dataset"], points["model"])) | set(zip(baselines["dataset"], baselines["model"])))
+    colors = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    for (dataset, model), group in points.groupby(["dataset", "model"], sort=True):
+        finite = group[group["epsilon"].apply(math.isfinite)]
+        customdata, template = _hover(finite)
+        fig.add_trace(go.Scatter(
+            x=finite["epsilon"], y=finite["test_accuracy"], mode="markers", name=f"DP-SGD · {dataset}/{model}",
+            marker=dict(size=11, color=colors[(dataset, model)], line=dict(width=1, color="white")),
+            customdata=customdata, hovertemplate=template,
+        ))
+    for _, row in baselines.iterrows():
+        label = f"non-private · {row['dataset']}/{row['model']}: {row['test_accuracy']:.1%}"
+        if row["runs"] > 1:
+            label += f" (mean of {row['runs']}, {row['lowest']:.1%}–{row['highest']:.1%})"
+        fig.add_hline(y=row["test_accuracy"], line_dash="dash", line_color=colors[(row["dataset"], row["model"])],
+                      annotation_text=label, annotation_position="bottom right")
+    fig.update_layout(title="Privacy-utility frontier: test accuracy vs ε", xaxis_title="ε (lower is more private)",
+                      yaxis_title="final test accuracy", height=460, **_LAYOUT)
+    if len(points) and points["epsilon"].max() / max(points["epsilon"].min(), 1e-9) > 20:
+        fig.update_xaxes(type="log")
+    if points.empty:
+        _empty(fig, "No completed private runs in the selection")
+    return fig
+
+
+def curves_figure(selection: pd.DataFrame, metric_rows) -> go.Figure:
+    data = curves_data(selection, metric_rows)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Test accuracy", "ε spent"), horizontal_spacing=0.08)
+    private_ids = list(selection.loc[selection["kind"] == "private", "id"])
+    colors = {rid: PALETTE[i % len(PALETTE)] for i, rid in enumerate(private_ids)}
+    baseline_color = dict(zip(selection["baseline_id"], selection["id"].map(colors)))
+    for run_id, run in data.groupby("run_id", sort=False):
+        kind, label = run["kind"].iloc[0], run["label"].iloc[0]
+        color = colors.get(run_id) or baseline_color.get(run_id) or "#7f7f7f"
+        dash = "dash" if kind == "baseline" else "solid"
+        for col, metric in ((1, "test_accuracy"), (2, "epsilon")):
+            series = run[(run["metric"] == metric) & run["value"].notna()].sort_values("epoch")
+            if series.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=series["epoch"], y=series["value"], name=label, legendgroup=run_id, showlegend=col == 1,
+                mode="lines+markers", line=dict(color=color, dash=dash), marker=dict(size=5),
+                hovertemplate=f"{label}<br>epoch %{{x}}<br>{metric.replace('_', ' ')} %{{y:.4g}}<extra></extra>",
+            ), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(title="Selected runs by epoch (baselines dashed)", height=460, **_LAYOUT)
+    if data.empty:
+        _empty(fig, "No epochs recorded for the selected runs yet")
+    return fig
+
+
+def hyperparameter_figure(selection: pd.DataFrame, x: str) -> go.Figure:
+    require_hyperparameter(x)
+    points = hyperparameter_data(selection, x)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("Final test accuracy", "ε"))
+    for i, (others, group) in enumerate(points.groupby("others", sort=True)):
+        color = PALETTE[i % len(PALETTE)]
+        for row, metric in ((1, "test_accuracy"), (2, "epsilon")):
+            shown = group[group[metric].apply(lambda v: v is not None and math.isfinite(v))]
+            customdata, template = _hover(shown)
+            fig.add_trace(go.Scatter(
+                x=shown[x], y=shown[metric], name=others, legendgroup=others, showlegend=row == 1,
+                mode="lines+markers", line=dict(color=color), marker=dict(size=9),
+                customdata=customdata, hovertemplate=template,
+            ), row=row, col=1)
+    _, baselines = frontier_data(selection)
+    for _, base in baselines.iterrows():
+        fig.add_hline(y=base["test_accuracy"], line_dash="dash", line_color="#7f7f7f", row=1, col=1,
+                      annotation_text=f"non-private {base['dataset']}/{base['model']}: {base['test_accuracy']:.1%}",
+                      annotation_position="bottom right")
+    label = HYPERPARAMETER_LABELS[x]
+    fig.update_xaxes(title_text=label, row=2, col=1)
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="ε", row=2, col=1)
+    values = points[x].dropna()
+    if len(values) and values.min() > 0 and values.max() / values.min() >= 16:
+        fig.update_xaxes(type="log")
+    fig.update_layout(title=f"Accuracy and ε against the {label}", height=560, **_LAYOUT)
+    if points.empty:
+        _empty(fig, "No completed private runs in the selection")
+    return fig
+
+
+def chart_figure(chart: str, selection: pd.DataFrame, metric_rows=(), *, x: str = "noise_multiplier") -> go.Figure:
+    if chart == "frontier":
+        return frontier_figure(selection)
+    if chart == "curves":
+        return curves_figure(selection, metric_rows)
+    if chart == "hyperparameter":
+        return hyperparameter_figure(selection, x)
+    raise ValidationError("chart", f"must be one of frontier, curves, hyperparameter, got {chart!r}")

@@ -1,0 +1,221 @@
+"""The Runs page: filter and select stored runs, compare them in three charts, export each chart."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from dpviz.budget import format_epsilon
+from dpviz.compare_charts import chart_figure
+from dpviz.comparison import (
+    HYPERPARAMETER_LABELS, HYPERPARAMETERS, chart_table, filter_frame, run_label, runs_frame, select,
+)
+from dpviz.export import FORMATS, IMAGE_FORMATS, MIME, NO_BROWSER, ExportUnavailable, export_bytes, find_browser
+from dpviz.runs.launcher import cancel_sweep
+from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
+
+MAX_DEFAULT_SELECTION = 30
+TABLE_COLUMNS = ["id", "kind", "status", "dataset", "model", "noise_multiplier", "clip_norm", "batch_size", "epochs",
+                 "learning_rate", "test_accuracy", "epsilon", "accountant", "sampler", "duration_s", "created", "sweep_id"]
+
+
+def load(store: SqliteRunStore) -> pd.DataFrame:
+    return runs_frame(store.list())
+
+
+def filters(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dataset, model, status, sweep and epsilon-range filters; returns the rows that pass."""
+    c = st.columns([1, 1, 1, 1, 2])
+    datasets = c[0].multiselect("Dataset", sorted(frame["dataset"].dropna().unique()), key="r_dataset", placeholder="all")
+    models = c[1].multiselect("Model", sorted(frame["model"].dropna().unique()), key="r_model", placeholder="all")
+    statuses = c[2].multiselect("Status", [s for s in STATUSES if s in set(frame["status"])], key="r_status", placeholder="all")
+    sweeps = sorted(frame["sweep_id"].dropna().unique(), reverse=True)
+    chosen_sweeps = c[3].multiselect("Sweep", sweeps, key="r_sweep", placeholder="all runs")
+    finite = frame.loc[(frame["kind"] == "private") & frame["epsilon"].apply(lambda v: math.isfinite(v) if v == v else False), "epsilon"]
+    epsilon_range = None
+    if len(finite):
+        top = float(math.ceil(finite.max() * 1.01 * 10) / 10) or 1.0
+        low, high = c[4].slider("ε range (private runs)", 0.0, top, (0.0, top), step=max(top / 200, 0.01), key="r_eps")
+        if (low, high) != (0.0, top):
+            epsilon_range = (low, high)
+    shown = filter_frame(frame, datasets=datasets, models=models, statuses=statuses, epsilon_range=epsilon_range)
+    if chosen_sweeps:
+        shown = shown[shown["sweep_id"].isin(chosen_sweeps)]
+    return shown
+
+
+def table(shown: pd.DataFrame, total: int) -> None:
+    st.caption(f"{len(shown)} of {total} runs shown. ε is for the run's accountant and δ; baselines are non-private.")
+    st.dataframe(
+        shown[TABLE_COLUMNS], hide_index=True, width="stretch", key="r_table",
+        column_config=column_config(),
+    )
+
+
+def column_config() -> dict:
+    """How run columns read in every table (Runs page and the Train page's sweep view)."""
+    return {
+        "id": st.column_config.TextColumn("run", width="small"),
+        "noise_multiplier": st.column_config.NumberColumn("σ", format="%.3g"),
+        "clip_norm": st.column_config.NumberColumn("clip C", format="%.3g"),
+        "batch_size": st.column_config.NumberColumn("batch"),
+        "epochs": st.column_config.NumberColumn("epochs", format="%.3g"),
+        "learning_rate": st.column_config.NumberColumn("lr", format="%.3g"),
+        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="percent", min_value=0, max_value=1),
+        "epsilon": st.column_config.NumberColumn("ε", format="%.3f"),
+        "duration_s": st.column_config.NumberColumn("time (s)", format="%.0f"),
+        "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+        "sweep_id": st.column_config.TextColumn("sweep"),
+        "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1),
+    }
+
+
+def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:
+    """One line per unfinished sweep with its progress and a cancel button for the whole sweep."""
+    for sweep_id, runs in frame[frame["sweep_id"].notna()].groupby("sweep_id", sort=False):
+        active = runs["status"].isin(ACTIVE).sum()
+        if not active:
+            continue
+        done = (runs["status"] == "completed").sum()
+        left, right = st.columns([4, 1])
+        left.progress(done / len(runs), text=f"**{sweep_id}**: {done}/{len(runs)} runs completed, {active} queued or running")
+        if right.button("Cancel sweep", key=f"r_cancel_{sweep_id}"):
+            count = cancel_sweep(store, sweep_id)
+            st.toast(f"Cancelling {count} runs of {sweep_id}")
+            st.rerun()
+
+
+def choose(shown: pd.DataFrame) -> list[str]:
+    options = list(shown["id"])
+    labels = {row["id"]: f"{run_label(row)} [{row['status']}]" for _, row in shown.iterrows()}
+    if "r_selected" in st.session_state:
+        st.session_state["r_selected"] = [i for i in st.session_state["r_selected"] if i in labels]
+    else:
+        st.session_state["r_selected"] = list(shown.loc[shown["kind"] == "private", "id"])[:MAX_DEFAULT_SELECTION]
+    return st.multiselect("Runs to compare (a private run brings its baseline along)", options, key="r_selected",
+                          format_func=labels.get, placeholder="choose runs")
+
+
+def delete_controls(store: SqliteRunStore, frame: pd.DataFrame, chosen: list[str]) -> None:
+    """Delete the selected finished runs after a confirmation; queued or running ones are kept."""
+    if not chosen:
+        return
+    rows = frame[frame["id"].isin(chosen)]
+    active = rows[rows["status"].isin(ACTIVE)]
+    deletable = list(rows.loc[~rows["status"].isin(ACTIVE), "id"])
+    if not st.session_state.get("r_confirming"):
+        st.button(f"Delete {len(chosen)} selected…", key="r_delete", disabled=not deletable,
+                  on_click=_set_confirming, args=(True,))
+        return
+    note = f" {len(active)} queued or running run(s) are kept: cancel them first." if len(active) else ""
+    st.warning(f"Delete {len(deletable)} run(s) and their metrics for good?{note}")
+    yes, no, _ = st.columns([1, 1, 4])
+    yes.button("Yes, delete", type="primary", key="r_confirm_delete", on_click=_delete, args=(store, deletable))
+    no.button("Keep them", key="r_cancel_delete", on_click=_set_confirming, args=(False,))
+
+
+def _set_confirming(value: bool) -> None:
+    st.session_state["r_confirming"] = value
+
+
+def _delete(store: SqliteRunStore, run_ids: list[str]) -> None:
+    for run_id in run_ids:
+        store.delete(run_id)
+    st.session_state["r_confirming"] = False
+    st.session_state["r_selected"] = [i for i in st.session_state.get("r_selected", []) if i not in run_ids]
+    st.toast(f"Deleted {len(run_ids)} run(s)")
+
+
+def _default_x(selection: pd.DataFrame) -> str:
+    private = selection[selection["kind"] == "private"]
+    varying = [h for h in HYPERPARAMETERS if private[h].nunique() > 1]
+    return varying[0] if varying else "noise_multiplier"
+
+
+def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
+    if selection.empty:
+        st.info("Select runs above to compare them.")
+        return
+    rows = store.metric_rows(selection["id"])
+    frontier, hyper, curves = st.tabs(["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch"])
+    with frontier:
+        _chart_with_exports("frontier", selection, rows)
+    with hyper:
+        options = list(HYPERPARAMETERS)
+        st.session_state.setdefault("r_x", _default_x(selection))
+        x = st.selectbox("x axis", options, key="r_x", format_func=HYPERPARAMETER_LABELS.get)
+        _chart_with_exports("hyperparameter", selection, rows, x=x)
+    with curves:
+        _chart_with_exports("curves", selection, rows)
+
+
+def _chart_with_exports(chart: str, selection: pd.DataFrame, rows, *, x: str = "noise_multiplier") -> None:
+    figure = chart_figure(chart, selection, rows, x=x)
+    st.plotly_chart(figure, key=f"r_chart_{chart}")
+    table_data = chart_table(chart, selection, rows, x=x)
+    images = find_browser() is not None
+    stem = f"dpviz-{chart}" + (f"-{x}" if chart == "hyperparameter" else "")
+    columns = st.columns(len(FORMATS) + 1)
+    columns[0].markdown("**Export**")
+    for column, fmt in zip(columns[1:], FORMATS):
+        column.download_button(
+            fmt.upper(), data=_deferred(fmt, figure, table_data), file_name=f"{stem}.{fmt}", mime=MIME[fmt],
+            key=f"r_dl_{chart}_{fmt}", on_click="ignore", disabled=fmt in IMAGE_FORMATS and not images,
+            help="data behind the chart" if fmt in ("csv", "json") else ("self-contained, opens offline" if fmt == "html" else None),
+        )
+    if not images:
+        st.caption(NO_BROWSER)
+
+
+def _deferred(fmt, figure, table_data):
+    """Build the file only when its button is clicked: images start a browser, HTML is ~5 MB."""
+    def build() -> bytes:
+        try:
+            return export_bytes(fmt, figure=figure, table=table_data)
+        except ExportUnavailable as err:  # a download cannot show an error: give a text file that says why
+            return str(err).encode()
+    return build
+
+
+def summary(selection: pd.DataFrame) -> None:
+    """One line that reads the comparison: the best private accuracy per ε band next to the baseline."""
+    done = selection[(selection["kind"] == "private") & (selection["status"] == "completed") & selection["test_accuracy"].notna()]
+    if done.empty:
+        return
+    best = done.loc[done["test_accuracy"].idxmax()]
+    base = selection[(selection["kind"] == "baseline") & (selection["status"] == "completed")]
+    text = (f"Best private run: **{best['test_accuracy']:.1%}** at **ε = {format_epsilon(best['epsilon'])}** "
+            f"({run_label(best)}).")
+    matching = base[(base["dataset"] == best["dataset"]) & (base["model"] == best["model"])]
+    if not matching.empty:
+        text += f" Non-private {best['dataset']}/{best['model']}: **{matching['test_accuracy'].mean():.1%}**."
+    st.markdown(text)
+
+
+POLL_SECONDS = 3.0
+
+
+def render(store: SqliteRunStore) -> None:
+    """The whole page; refreshes itself every few seconds while any run is queued or running."""
+    frame = load(store)
+    if frame.empty:
+        st.info("No runs stored yet. Train a private model and its baseline, or a sweep, on the **Train** page "
+                "(sidebar); every run is kept here to compare and export.")
+        return
+    active = frame["status"].isin(ACTIVE).any()
+
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def body():
+        current = load(store)
+        sweeps_panel(store, current)
+        shown = filters(current)
+        table(shown, len(current))
+        chosen = choose(shown)
+        delete_controls(store, current, chosen)
+        selection = select(current, chosen)
+        summary(selection)
+        charts(store, selection)
+
+    body()
