@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 PORT ?= 8501
 
-.PHONY: app test test-fast bench chromium clean
+.PHONY: app test test-fast bench screenshots chromium clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP) chromium
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser"
+
+# The README's screenshots, taken by the browser test as it walks through the app.
+screenshots: $(STAMP) chromium
+	DPVIZ_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/test_browser.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/accounting.py

@@ -90,3 +90,12 @@ def test_bad_sweep_value_names_the_field(home):
     at.button(key="t_sweep_launch").click().run()
     assert not at.exception and "noise multiplier" in at.error[0].value and "lots" in at.error[0].value
     assert SqliteRunStore(home).list() == []
+
+
+def test_a_second_launch_switches_the_view_to_it(home):
+    at = page()
+    at.button(key="t_launch").click().run()
+    first = at.selectbox(key="t_view").value
+    at.button(key="t_sweep_launch").click().run()
+    assert not at.exception
+    assert at.selectbox(key="t_view").value != first and at.selectbox(key="t_view").value.startswith("sweep-")

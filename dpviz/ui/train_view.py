@@ -68,8 +68,13 @@ def launch(store: SqliteRunStore, privacy: dict, training: dict) -> None:
         _invalid(err)
         return
     ids = submit_pair(store, config)
-    st.session_state["t_group"] = ids["private"]
+    _show(ids["private"])
     st.toast("Queued: the private run and its baseline")
+
+
+def _show(unit: str) -> None:
+    """Point the run selector at what was just launched (runs before the selector is drawn)."""
+    st.session_state["t_group"] = st.session_state["t_view"] = unit
 
 
 def sweep_inputs() -> list:
@@ -100,7 +105,7 @@ def launch_sweep(store: SqliteRunStore, privacy: dict, training: dict, axes: lis
         _invalid(err)
         return
     sweep_id = submit_sweep(store, configs)
-    st.session_state["t_group"] = sweep_id
+    _show(sweep_id)
     st.toast(f"Queued {len(configs)} private runs and {len(baseline_configs(configs))} baseline(s) as {sweep_id}")
 
 
@@ -192,8 +197,9 @@ def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
     total_steps = plan[-1][1]
     step = run.progress.get("step", 0) if run.status != "completed" else total_steps
     epochs_done = len(metrics.get("test_accuracy", []))
-    icon = {"completed": "✅", "running": "⏳", "queued": "🕒", "failed": "❌", "cancelled": "⏹️", "diverged": "💥",
-            "interrupted": "⚠️"}.get(run.status, "")
+    icon = {"completed": ":green[:material/check_circle:]", "running": ":blue[:material/progress_activity:]",
+            "queued": ":material/schedule:", "failed": ":red[:material/error:]", "cancelled": ":material/cancel:",
+            "diverged": ":red[:material/warning:]", "interrupted": ":orange[:material/restart_alt:]"}.get(run.status, "")
     st.markdown(f"**{run.kind.capitalize()}** {icon} `{run.status}`" + (f" on {run.device}" if run.device else ""))
     st.progress(min(1.0, epochs_done / len(plan)), text=f"epoch {epochs_done}/{len(plan)}")
     st.progress(min(1.0, step / total_steps), text=f"step {step}/{total_steps}")

@@ -1,0 +1,204 @@
+"""End to end in a real browser: `streamlit run app.py` driven by Playwright through Debian's chromium.
+
+One test walks the product as a person would: a deep link on a fresh server, the sliders, a link
+with the settings, a real (tiny) DP-SGD training pair, the Runs page's downloads, and bad input.
+Screenshots go to $DPVIZ_SCREENSHOTS (`make screenshots` writes the README's into docs/).
+"""
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: `make chromium` installs it (make test does)")
+    port = free_port()
+    env = {**os.environ, "DPVIZ_HOME": str(tmp_path / "home"), "DPVIZ_MAX_WORKERS": "2", "TMPDIR": str(tmp_path)}
+    env.pop("DPVIZ_TRAINER", None)  # the real engine
+    log = open(tmp_path / "streamlit.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if time.time() > deadline or process.poll() is not None:
+            raise RuntimeError((tmp_path / "streamlit.log").read_text()[-2000:])
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS, env={**os.environ, "TMPDIR": str(tmp_path)})
+        yield b
+        b.close()
+
+
+def idle(page, timeout=60_000):
+    """Wait until Streamlit has finished the current run (no 'Running...' status widget)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stStatusWidget\"]').length === 0", timeout=timeout)
+
+
+def epsilon(page) -> str:
+    return page.get_by_test_id("stMetric").filter(has_text="ε (epsilon)").get_by_test_id("stMetricValue").inner_text()
+
+
+def shoot(page, name, folder):
+    folder = Path(os.environ.get("DPVIZ_SCREENSHOTS") or folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def test_dashboard_end_to_end(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1500}, accept_downloads=True)
+    page.set_default_timeout(30_000)
+    try:
+        walk_through(page, server, browser, tmp_path)
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"))
+        print(f"screenshot of the failure: {tmp_path / 'failure.png'}; server log: {tmp_path / 'streamlit.log'}")
+        raise
+
+
+def walk_through(page, server, browser, tmp_path):
+
+    # 0. a deep link is the very first request of a fresh server: it still gets the app's navigation
+    page.goto(f"{server}/runs")
+    page.get_by_text("No runs stored yet").wait_for()
+    assert page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").count() == 1
+
+    # 1. home: the noise multiplier moves epsilon; PLD is tighter than RDP
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").click()
+    page.get_by_test_id("stMetricValue").first.wait_for()
+    idle(page)
+    before = float(epsilon(page))
+    slider = page.get_by_test_id("stSlider").filter(has_text="Noise multiplier").get_by_role("slider")
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    idle(page)
+    after = float(epsilon(page))
+    assert after < before
+    page.get_by_test_id("stRadio").get_by_text("PLD (dp-accounting, tight)").click()
+    idle(page)
+    pld = float(epsilon(page))
+    assert pld < after
+    page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
+    shoot(page, "budget", tmp_path)
+
+    # 2. the page's URL carries the settings: opened fresh, it shows the same epsilon
+    assert "sigma=" in page.url and "acct=pld" in page.url
+    again = browser.new_page()
+    again.goto(page.url)
+    again.get_by_test_id("stMetricValue").first.wait_for()
+    idle(again)
+    assert float(epsilon(again)) == pytest.approx(pld, rel=1e-6)
+    again.close()
+
+    # 3. Train: a tiny digits pair with the real engine, progress, both curves, completed
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Train").click()
+    page.get_by_role("button", name="Train private + baseline").wait_for()
+    epochs = page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_role("slider")
+    epochs.focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")  # 2 epochs
+    idle(page)
+    batch = page.get_by_test_id("stNumberInput").filter(has_text="Batch size").locator("input")
+    batch.fill("64")
+    batch.press("Enter")
+    idle(page)
+    page.get_by_role("button", name="Train private + baseline").click()
+    page.get_by_text("epoch 0/2").first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"step [1-9]\d*/\d+")).first.wait_for(timeout=90_000)  # the progress bar moves
+    page.get_by_text("privacy costs").wait_for(timeout=180_000)
+    accuracy = page.get_by_test_id("stPlotlyChart").first
+    for name in ("private · test accuracy", "baseline · test accuracy"):
+        assert accuracy.get_by_text(name).count() >= 1
+    assert page.get_by_text("completed").count() >= 2
+    shoot(page, "train", tmp_path)
+
+    # 3b. a sweep over the noise multiplier, queued in one action with one shared baseline
+    page.get_by_role("tab", name="Sweep").click()
+    page.get_by_test_id("stTextInput").filter(has_text="Values 1").locator("input").fill("0.6, 3")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("stSelectbox").filter(has_text="Hyperparameter 2").click()
+    page.get_by_role("option", name="—").click()
+    idle(page)
+    page.get_by_role("button", name="Queue sweep").click()
+    page.get_by_text("3/3 runs completed").wait_for(timeout=60_000)
+
+    # 4. Runs: the run is listed and selected; CSV and HTML downloads hold it
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Runs").click()
+    page.get_by_text("5 of 5 runs shown").wait_for()
+    idle(page)
+    page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
+    shoot(page, "runs", tmp_path)
+    files = {}
+    for fmt in ("CSV", "HTML"):
+        with page.expect_download() as info:
+            page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first.click()
+        files[fmt] = Path(info.value.path()).read_bytes()
+    table = pd.read_csv(io.BytesIO(files["CSV"]))
+    private = table[table["kind"] == "private"]
+    assert len(private) == 3 and private["test_accuracy"].between(0, 1).all() and (private["epsilon"] > 0).all()
+    assert sorted(private["noise_multiplier"]) == [0.6, 1.2, 3.0] and (private["batch_size"] == 64).all()
+    html = files["HTML"].decode()
+    assert all(i in html for i in private["id"]) and not re.search(r"<script[^>]+src=[\"']?https?:", html)
+
+    # 5. bad input: a batch larger than the dataset names the field; fixing it brings epsilon back
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").click()
+    page.get_by_test_id("stMetricValue").first.wait_for()
+    batch = page.get_by_test_id("stNumberInput").filter(has_text="Batch size").locator("input")
+    batch.fill("70000")
+    batch.press("Enter")
+    error = page.get_by_test_id("stAlertContentError").first
+    error.wait_for()
+    assert "batch size" in error.inner_text().lower() and "60000" in error.inner_text().replace(",", "")
+    batch.fill("256")
+    batch.press("Enter")
+    page.get_by_test_id("stMetricValue").first.wait_for()
+    idle(page)
+    assert float(epsilon(page)) > 0
