@@ -104,3 +104,28 @@ def training_figure(series: dict[str, dict], metric: str, *, title: str, target:
     fig.update_layout(title=title, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+def roc_figure(audits: dict[str, dict]) -> go.Figure:
+    """Membership-inference ROC curves on log-log axes (low FPR is where privacy is decided)."""
+    fig = go.Figure()
+    floor = 1e-4
+    for label, audit in audits.items():
+        kind = "private" if label.startswith("DP-SGD") else "baseline"
+        for name, dash in (("loss_threshold", "solid"), ("learned", "dot")):
+            attack = audit["attacks"].get(name)
+            if not attack:
+                continue
+            fpr = [max(v, floor) for v in attack["roc_fpr"]]
+            tpr = [max(v, floor) for v in attack["roc_tpr"]]
+            fig.add_trace(go.Scatter(
+                x=fpr, y=tpr, mode="lines", name=f"{label} · {name.replace('_', ' ')} (AUC {attack['auc']:.3f})",
+                line=dict(color=RUN_COLORS[kind], dash=dash, shape="hv"),
+                hovertemplate="FPR %{x:.4f}<br>TPR %{y:.4f}<extra></extra>",
+            ))
+    fig.add_trace(go.Scatter(x=[floor, 1], y=[floor, 1], mode="lines", name="chance", line=dict(color="#bbbbbb", dash="dash")))
+    fig.update_xaxes(type="log", title="false positive rate", range=[-3.2, 0])
+    fig.update_yaxes(type="log", title="true positive rate", range=[-3.2, 0])
+    fig.update_layout(title="Membership inference ROC (log-log)", height=420, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig

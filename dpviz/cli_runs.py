@@ -79,6 +79,11 @@ def cmd_show(args) -> int:
         return 0
     print(f"run {run.id} ({run.kind}, group {run.group_id}): {run.status}" + (f" — {run.error}" if run.error else ""))
     print("config: " + ", ".join(f"{k}={v}" for k, v in sorted(run.config.items())))
+    audit = (run.final or {}).get("audit")
+    if audit:
+        for name, a in audit["attacks"].items():
+            print(f"membership inference ({name.replace('_', ' ')}): AUC {a['auc']:.3f}, advantage {a['advantage']:.3f}, "
+                  f"TPR at FPR 1% {a['tpr_at_fpr']['0.01']:.3f}, epsilon >= {a['epsilon_lower']:.2f} ({audit['confidence']:.0%})")
     metrics = data["metrics"]
     for i, (epoch, _) in enumerate(metrics.get("test_accuracy", [])):
         row = {name: values[i][1] for name, values in metrics.items() if i < len(values)}

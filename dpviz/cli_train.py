@@ -28,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--delta", type=float, default=1e-5)
     p.add_argument("--accountant", choices=("rdp", "pld", "rdp-legacy"), default="rdp")
+    p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
     p.add_argument("--json", action="store_true", help="one JSON object a line: each epoch, then a summary per run")
     p.add_argument("--store", action="store_true", help="record the run(s) in the run store (see --home)")
     p.set_defaults(func=cmd_train)
@@ -38,7 +39,7 @@ def config_from_args(args) -> TrainConfig:
         dataset=args.dataset, dataset_size=args.dataset_size, model=args.model, epochs=args.epochs,
         batch_size=args.batch_size, noise_multiplier=args.noise_multiplier, clip_norm=args.clip_norm,
         learning_rate=args.learning_rate, optimizer=args.optimizer, momentum=args.momentum, sampler=args.sampler,
-        seed=args.seed, delta=args.delta, accountant=args.accountant,
+        seed=args.seed, delta=args.delta, accountant=args.accountant, audit=not args.no_audit,
     )
 
 
@@ -82,6 +83,12 @@ def cmd_train(args) -> int:
                     print(f"[{event.run:8}] {event.status}: test accuracy {_fmt(final.get('test_accuracy'))}, epsilon "
                           f"{_fmt(final.get('epsilon'), 3)} ({event.accountant}, {event.sampler} sampling, delta {config.delta:g}), "
                           f"{event.steps} steps on {event.device}" + (f" — {event.error}" if event.error else ""))
+                    if event.audit:
+                        attacks = event.audit["attacks"]
+                        print(f"[{event.run:8}] membership inference: AUC " + ", ".join(
+                            f"{name.replace('_', ' ')} {a['auc']:.3f}" for name, a in attacks.items())
+                            + f"; advantage {max(a['advantage'] for a in attacks.values()):.3f}; "
+                            f"measured epsilon >= {event.audit['epsilon_lower']:.2f} ({event.audit['confidence']:.0%})")
                     if event.epsilon_assumption and event.sampler != "poisson":
                         print(f"note: {event.epsilon_assumption}")
     except DatasetUnavailable as err:

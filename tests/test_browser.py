@@ -158,6 +158,7 @@ def walk_through(page, server, browser, tmp_path):
     for name in ("private · test accuracy", "baseline · test accuracy"):
         assert accuracy.get_by_text(name).count() >= 1
     assert page.get_by_text("completed").count() >= 2
+    page.get_by_text(re.compile("The attacker's advantage falls from")).wait_for()  # the membership-inference audit
     shoot(page, "train", tmp_path)
 
     # 3b. a sweep over the noise multiplier, queued in one action with one shared baseline

@@ -216,3 +216,38 @@ def test_digits_mlp_learns_privately_and_as_baseline():
     assert results["baseline"].test_accuracy > 0.85
     assert results["private"].test_accuracy > 0.6  # chance is 0.1
     assert math.isfinite(results["private"].epsilon) and results["baseline"].epsilon is None
+
+
+# ------------------------------------------------------------------ membership-inference audit (issue: privacy audit)
+
+OVERFIT = TrainConfig(dataset="digits", dataset_size=200, model="mlp", epochs=80, batch_size=32, learning_rate=0.25)
+
+
+def audit_of(config, kind):
+    finished = [e for e in train(config, kind) if isinstance(e, Finished)][-1]
+    assert finished.status == "completed" and finished.audit
+    return finished.audit
+
+
+@pytest.mark.slow
+def test_overfit_baseline_leaks_membership():
+    audit = audit_of(OVERFIT, "baseline")
+    assert audit["members"] == audit["nonmembers"] == 200
+    assert audit["attacks"]["loss_threshold"]["auc"] > 0.58 and audit["attacks"]["learned"]["auc"] > 0.55
+    assert audit["epsilon_lower"] > 0.3 and audit["theoretical_epsilon"] is None
+
+
+@pytest.mark.slow
+def test_heavily_noised_private_model_is_near_chance():
+    audit = audit_of(OVERFIT.__class__(**{**OVERFIT.to_dict(), "noise_multiplier": 8.0}), "private")
+    for attack in audit["attacks"].values():
+        assert abs(attack["auc"] - 0.5) < 0.08
+    assert audit["epsilon_lower"] <= audit["theoretical_epsilon"]
+
+
+@pytest.mark.slow
+def test_measured_lower_bound_stays_below_the_theoretical_epsilon():
+    config = OVERFIT.__class__(**{**OVERFIT.to_dict(), "noise_multiplier": 1.0, "epochs": 40})
+    audit = audit_of(config, "private")
+    assert audit["theoretical_epsilon"] > 0
+    assert audit["epsilon_lower"] <= audit["theoretical_epsilon"]

@@ -52,13 +52,15 @@ def test_lists_runs_and_draws_the_three_charts(filled):
     assert at.caption[0].value.startswith("6 of 6 runs shown")
     assert set(at.multiselect(key="r_selected").value) == {private, *cells}  # private runs by default
     figures = charts(at)
-    assert len(figures) == 3
+    assert len(figures) == 4  # frontier, hyperparameter, curves, membership-inference ROC
     frontier = next(f for t, f in figures.items() if t.startswith("Privacy-utility"))
     assert sum(len(plot_values(t["x"])) for t in frontier["data"] if t.get("mode") == "markers") == 4
     hyper = next(f for t, f in figures.items() if "against" in t)
     assert at.selectbox(key="r_x").value == "noise_multiplier"  # the one that varies
     assert any(sorted(plot_values(t["x"])) == [0.5, 1.0, 2.0] for t in hyper["data"])
     assert "Best private run" in at.markdown[0].value
+    assert at.selectbox(key="r_audit_run").value in cells + [private]
+    assert any(i.value.startswith("The attacker's advantage falls from") for i in at.info)
 
 
 def test_filters_narrow_the_table_and_selection(filled):

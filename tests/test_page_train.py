@@ -1,5 +1,6 @@
 """AppTest of the Train page with the fast trainer double (real store, real worker processes)."""
 
+import json
 import time
 
 import pytest
@@ -42,7 +43,11 @@ def test_launch_pair_shows_live_status_and_summary(home):
     at.run()  # the fragment's timer does not fire under AppTest: rerun as a poll would
     assert not at.exception
     assert any("privacy costs" in s.value for s in at.success)
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4  # accuracy, loss, epsilon, membership-inference ROC
+    assert any(i.value.startswith("The attacker's advantage falls from") for i in at.info)
+    roc = json.loads(at.get("plotly_chart")[3].proto.spec)
+    assert roc["layout"]["xaxis"]["type"] == "log" and roc["layout"]["yaxis"]["type"] == "log"
+    assert len(at.dataframe[-1].value) == 4  # private and baseline x two attacks
 
 
 def test_bad_input_names_the_field_and_starts_nothing(home):

@@ -33,6 +33,7 @@ class TrainConfig:
     delta: float = 1e-5
     dataset_size: int | None = None  # None: the dataset's whole training split
     accountant: str = "rdp"
+    audit: bool = True  # membership-inference audit after training (dpviz.audit)
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -49,6 +50,8 @@ class TrainConfig:
         set_("learning_rate", require_float("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True, maximum=100))
         set_("momentum", require_float("momentum", self.momentum, minimum=0, maximum=1, exclusive_maximum=True))
         set_("seed", require_int("seed", self.seed, minimum=0, maximum=2**31 - 1))
+        if not isinstance(self.audit, bool):
+            raise ValidationError("audit", f"must be true or false, got {self.audit!r}")
         privacy = self.privacy  # validates batch size, noise, delta against the dataset size
         set_("batch_size", privacy.batch_size)
         set_("noise_multiplier", privacy.noise_multiplier)

@@ -273,10 +273,31 @@ def train(
     if status == "completed" or (seen and status != "diverged"):
         last = epoch_end(current_epoch, last_step)
         yield last
+    report = None
+    if status == "completed" and config.audit:
+        report = membership_audit(model, data, config, last.epsilon if kind == "private" and last else None)
     yield Finished(
         run=kind, status=status, device=device, sampler=config.sampler, accountant=config.accountant,
         epochs_run=last.epoch if last else 0, steps=last_step, error=error,
         final=last.to_dict() if last else {}, epsilon_assumption=assumption if kind == "private" else "",
+        audit=report,
+    )
+
+
+def probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([tf.nn.softmax(model(x[i:i + EVAL_BATCH], training=False)).numpy()
+                           for i in range(0, len(x), EVAL_BATCH)])
+
+
+def membership_audit(model: keras.Model, data: Data, config: TrainConfig, epsilon: float | None) -> dict:
+    """Membership inference on the trained model: the same members and non-members for a pair."""
+    from dpviz.audit import run_audit, sample_indices
+
+    members, nonmembers = sample_indices(len(data.x_train), len(data.x_test), seed=config.seed)
+    return run_audit(
+        probabilities(model, data.x_train[members]), data.y_train[members],
+        probabilities(model, data.x_test[nonmembers]), data.y_test[nonmembers],
+        delta=config.delta, theoretical_epsilon=epsilon, seed=config.seed,
     )
 
 

@@ -47,6 +47,7 @@ class Finished:
     error: str | None = None
     final: dict = field(default_factory=dict)
     epsilon_assumption: str = ""
+    audit: dict | None = None  # dpviz.audit.run_audit's report, for completed runs
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,6 +15,7 @@ from dpviz.comparison import (
 from dpviz.export import FORMATS, IMAGE_FORMATS, MIME, NO_BROWSER, ExportUnavailable, export_bytes, find_browser
 from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
+from dpviz.ui import audit_view
 
 MAX_DEFAULT_SELECTION = 30
 TABLE_COLUMNS = ["id", "kind", "status", "dataset", "model", "noise_multiplier", "clip_norm", "batch_size", "epochs",
@@ -139,7 +140,8 @@ def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
         st.info("Select runs above to compare them.")
         return
     rows = store.metric_rows(selection["id"])
-    frontier, hyper, curves = st.tabs(["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch"])
+    frontier, hyper, curves, audit = st.tabs(
+        ["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch", "Membership inference"])
     with frontier:
         _chart_with_exports("frontier", selection, rows)
     with hyper:
@@ -149,6 +151,19 @@ def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
         _chart_with_exports("hyperparameter", selection, rows, x=x)
     with curves:
         _chart_with_exports("curves", selection, rows)
+    with audit:
+        _audit(store, selection)
+
+
+def _audit(store: SqliteRunStore, selection: pd.DataFrame) -> None:
+    private = selection[(selection["kind"] == "private") & (selection["status"] == "completed")]
+    if private.empty:
+        st.info("Select a completed private run to see what a membership-inference attack learns from it.")
+        return
+    labels = {row["id"]: run_label(row) for _, row in private.iterrows()}
+    run_id = st.selectbox("Private run", list(labels), format_func=labels.get, key="r_audit_run")
+    baseline_id = private.set_index("id").loc[run_id, "baseline_id"]
+    audit_view.render(store.get(run_id), store.get(baseline_id) if isinstance(baseline_id, str) else None, key="runs")
 
 
 def _chart_with_exports(chart: str, selection: pd.DataFrame, rows, *, x: str = "noise_multiplier") -> None:

@@ -18,6 +18,7 @@ from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 from dpviz.training.engine_plan import run_plan
 from dpviz.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
+from dpviz.ui import audit_view
 from dpviz.ui.runs_view import column_config
 from dpviz.ui.settings import parse_delta, settings
 from dpviz.validation import ValidationError
@@ -187,6 +188,8 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
         right.plotly_chart(charts.training_figure(private, "epsilon", title="ε spent", target=target), key="eps")
         if current and not any(r.active for r in current.values()):
             _summary(current)
+            with st.expander("Privacy audit: membership inference", expanded=True):
+                audit_view.render(current.get("private"), current.get("baseline"), key=group_id)
 
     panel()
 

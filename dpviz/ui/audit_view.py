@@ -1,0 +1,54 @@
+"""A pair's membership-inference audit: ROC curves, the figures, and one sentence that reads them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dpviz import charts
+from dpviz.audit import ATTACK_LABELS, reading
+
+
+def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
+    rows = []
+    for label, audit in audits.items():
+        for name, a in audit["attacks"].items():
+            rows.append({
+                "model": label, "attack": ATTACK_LABELS.get(name, name), "AUC": a["auc"], "advantage": a["advantage"],
+                "TPR @ FPR 0.1%": a["tpr_at_fpr"]["0.001"], "TPR @ FPR 1%": a["tpr_at_fpr"]["0.01"],
+                f"ε lower bound ({audit['confidence']:.0%})": a["epsilon_lower"],
+                "theoretical ε": audit.get("theoretical_epsilon"), "examples": a["evaluated"],
+            })
+    return pd.DataFrame(rows)
+
+
+def render(private, baseline, *, key: str) -> None:
+    """`private`/`baseline`: Run records (baseline may be None); draws nothing without an audit."""
+    audits = {}
+    if private is not None and (private.final or {}).get("audit"):
+        audits["DP-SGD"] = private.final["audit"]
+    if baseline is not None and (baseline.final or {}).get("audit"):
+        audits["non-private baseline"] = baseline.final["audit"]
+    if not audits:
+        st.caption("No membership-inference audit stored for this run (it runs after a completed training).")
+        return
+    theory = audits.get("DP-SGD", {}).get("theoretical_epsilon")
+    sentence = reading(audits.get("DP-SGD"), audits.get("non-private baseline"), theory)
+    if sentence:
+        (st.warning if sentence.startswith("Warning") else st.info)(sentence)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.roc_figure(audits), key=f"roc_{key}")
+    first = next(iter(audits.values()))
+    right.markdown(
+        f"**{first['members']:,} members** (training examples) against **{first['nonmembers']:,} non-members** "
+        "(held-out examples never trained on). The loss-threshold attack guesses *member* when the loss is low; "
+        "the learned attack fits a logistic regression to loss and confidence features on half of the examples "
+        "and is scored on the other half. The ε lower bound is what the attack's best (TPR, FPR) point, chosen on "
+        "one half and measured on the other with Clopper-Pearson intervals, proves about any (ε, δ) guarantee: "
+        "it must stay below the theoretical ε."
+    )
+    st.dataframe(audit_table(audits), hide_index=True, width="stretch", column_config={
+        "AUC": st.column_config.NumberColumn(format="%.3f"), "advantage": st.column_config.NumberColumn(format="%.3f"),
+        "TPR @ FPR 0.1%": st.column_config.NumberColumn(format="%.4f"), "TPR @ FPR 1%": st.column_config.NumberColumn(format="%.4f"),
+        "theoretical ε": st.column_config.NumberColumn(format="%.3f"),
+    })
