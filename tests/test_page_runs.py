@@ -108,3 +108,16 @@ def test_unfinished_sweep_can_be_cancelled_as_a_whole(filled):
     at.button(key="r_cancel_sweep-live").click().run()
     assert not at.exception
     assert all(store.get(i).status == "cancelled" for i in queued)
+
+
+def test_epsilon_range_survives_deleting_the_largest_epsilon(filled):
+    """The page must not crash when its remembered ε range outlives the runs that set it."""
+    store, _, cells = filled
+    at = page()
+    slider = at.slider(key="r_eps")
+    top = slider.value[1]
+    slider.set_value((0.0, top)).run()
+    largest = max(store.list(), key=lambda r: (r.final.get("final", {}).get("epsilon") or 0)).id
+    store.delete(largest)
+    at.run()
+    assert not at.exception and at.slider(key="r_eps").value[1] < top
