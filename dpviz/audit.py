@@ -90,26 +90,26 @@ def epsilon_bounds(tp: int, positives: int, fp: int, negatives: int, *, delta: f
     return lower, _epsilon(tp / positives, fp / negatives, delta)
 
 
-def _best_threshold(member: np.ndarray, nonmember: np.ndarray, delta: float) -> float:
+def _best_threshold(member: np.ndarray, nonmember: np.ndarray, delta: float, confidence: float) -> float:
     """On the selection half: the score threshold whose Clopper-Pearson ε lower bound is largest."""
     candidates = np.unique(np.quantile(np.concatenate([member, nonmember]), np.linspace(0, 1, 101)))
     best, best_t = -1.0, candidates[-1]
     for t in candidates:
         lower, _ = epsilon_bounds(int(np.sum(member >= t)), len(member), int(np.sum(nonmember >= t)), len(nonmember),
-                                  delta=delta)
+                                  delta=delta, confidence=confidence)
         if lower > best:
             best, best_t = lower, t
     return float(best_t)
 
 
-def _result(name, member, nonmember, *, delta, threshold) -> AttackResult:
+def _result(name, member, nonmember, *, delta, threshold, confidence) -> AttackResult:
     """Figures of an attack's scores (higher = 'member') on examples it was not fitted or tuned on."""
     y = np.concatenate([np.ones(len(member)), np.zeros(len(nonmember))])
     scores = np.concatenate([member, nonmember])
     fpr, tpr, _ = roc_curve(y, scores)
     keep = np.unique(np.concatenate([[0, len(fpr) - 1], np.searchsorted(fpr, np.geomspace(1e-4, 1, ROC_POINTS))]).clip(0, len(fpr) - 1))
     tp, fp = int(np.sum(member >= threshold)), int(np.sum(nonmember >= threshold))
-    lower, estimate = epsilon_bounds(tp, len(member), fp, len(nonmember), delta=delta)
+    lower, estimate = epsilon_bounds(tp, len(member), fp, len(nonmember), delta=delta, confidence=confidence)
     return AttackResult(
         attack=name, auc=float(roc_auc_score(y, scores)), advantage=float(np.max(tpr - fpr)),
         tpr_at_fpr={f"{x:g}": float(np.max(tpr[fpr <= x])) for x in FPR_POINTS},
@@ -124,21 +124,23 @@ def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return order[: n // 2], order[n // 2:]
 
 
-def loss_threshold_attack(member_loss, nonmember_loss, *, delta: float, seed: int = 0) -> AttackResult:
+def loss_threshold_attack(member_loss, nonmember_loss, *, delta: float, seed: int = 0,
+                          confidence: float = CONFIDENCE) -> AttackResult:
     """Score = -loss. ROC and AUC over all examples (nothing is fitted); the ε bound's threshold is
     picked on one half and measured on the other."""
     member, nonmember = -np.asarray(member_loss, float), -np.asarray(nonmember_loss, float)
     rng = np.random.default_rng(seed)
     (ms, me), (ns, ne) = _halves(len(member), rng), _halves(len(nonmember), rng)
-    threshold = _best_threshold(member[ms], nonmember[ns], delta)
-    result = _result("loss_threshold", member, nonmember, delta=delta, threshold=threshold)
-    held_out = _result("loss_threshold", member[me], nonmember[ne], delta=delta, threshold=threshold)
+    threshold = _best_threshold(member[ms], nonmember[ns], delta, confidence)
+    result = _result("loss_threshold", member, nonmember, delta=delta, threshold=threshold, confidence=confidence)
+    held_out = _result("loss_threshold", member[me], nonmember[ne], delta=delta, threshold=threshold, confidence=confidence)
     result.epsilon_lower, result.epsilon_estimate = held_out.epsilon_lower, held_out.epsilon_estimate
     result.threshold_tpr, result.threshold_fpr = held_out.threshold_tpr, held_out.threshold_fpr
     return result
 
 
-def learned_attack(member_features, nonmember_features, *, delta: float, seed: int = 0) -> AttackResult:
+def learned_attack(member_features, nonmember_features, *, delta: float, seed: int = 0,
+                   confidence: float = CONFIDENCE) -> AttackResult:
     """Logistic regression fitted on half the examples; every figure is measured on the other half."""
     member, nonmember = np.asarray(member_features, float), np.asarray(nonmember_features, float)
     rng = np.random.default_rng(seed + 1)
@@ -147,8 +149,9 @@ def learned_attack(member_features, nonmember_features, *, delta: float, seed: i
     y_fit = np.concatenate([np.ones(len(mf)), np.zeros(len(nf))])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed)).fit(x_fit, y_fit)
     score = lambda x: model.decision_function(x)  # noqa: E731
-    threshold = _best_threshold(score(member[mf]), score(nonmember[nf]), delta)
-    return _result("learned", score(member[me]), score(nonmember[ne]), delta=delta, threshold=threshold)
+    threshold = _best_threshold(score(member[mf]), score(nonmember[nf]), delta, confidence)
+    return _result("learned", score(member[me]), score(nonmember[ne]), delta=delta, threshold=threshold,
+                   confidence=confidence)
 
 
 def sample_indices(n_train: int, n_test: int, *, seed: int, limit: int = MAX_PER_SIDE) -> tuple[np.ndarray, np.ndarray]:
@@ -160,12 +163,17 @@ def sample_indices(n_train: int, n_test: int, *, seed: int, limit: int = MAX_PER
 
 def run_audit(member_probabilities, member_labels, nonmember_probabilities, nonmember_labels, *,
               delta: float, theoretical_epsilon: float | None = None, seed: int = 0) -> dict:
-    """Both attacks on one model's outputs; a JSON-ready dict stored with the run."""
+    """Both attacks on one model's outputs; a JSON-ready dict stored with the run.
+
+    Each attack's bound uses confidence 1 - (1 - CONFIDENCE)/2 (Bonferroni), so the larger of the
+    two still holds at CONFIDENCE.
+    """
     member_x = features(member_probabilities, member_labels)
     nonmember_x = features(nonmember_probabilities, nonmember_labels)
+    each = 1 - (1 - CONFIDENCE) / 2
     attacks = {
-        "loss_threshold": loss_threshold_attack(member_x[:, 0], nonmember_x[:, 0], delta=delta, seed=seed),
-        "learned": learned_attack(member_x, nonmember_x, delta=delta, seed=seed),
+        "loss_threshold": loss_threshold_attack(member_x[:, 0], nonmember_x[:, 0], delta=delta, seed=seed, confidence=each),
+        "learned": learned_attack(member_x, nonmember_x, delta=delta, seed=seed, confidence=each),
     }
     best = max(attacks.values(), key=lambda a: a.epsilon_lower)
     return {
