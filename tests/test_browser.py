@@ -171,7 +171,7 @@ def walk_through(page, server, browser, tmp_path):
     page.get_by_role("button", name="Queue sweep").click()
     page.get_by_text("3/3 runs completed").wait_for(timeout=60_000)
 
-    # 4. Runs: the run is listed and selected; CSV and HTML downloads hold it
+    # 4. Runs: the runs are listed and selected; CSV, HTML and PNG downloads hold them
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Runs").click()
     page.get_by_text("5 of 5 runs shown").wait_for()
     idle(page)
@@ -182,6 +182,12 @@ def walk_through(page, server, browser, tmp_path):
         with page.expect_download() as info:
             page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first.click()
         files[fmt] = Path(info.value.path()).read_bytes()
+    page.get_by_test_id("stButton").filter(has_text="PNG").first.click()  # renders PNG and SVG on request
+    png = page.get_by_test_id("stDownloadButton").filter(has_text="PNG").first
+    png.wait_for()
+    with page.expect_download() as info:
+        png.click()
+    assert Path(info.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = pd.read_csv(io.BytesIO(files["CSV"]))
     private = table[table["kind"] == "private"]
     assert len(private) == 3 and private["test_accuracy"].between(0, 1).all() and (private["epsilon"] > 0).all()

@@ -121,3 +121,19 @@ def test_epsilon_range_survives_deleting_the_largest_epsilon(filled):
     store.delete(largest)
     at.run()
     assert not at.exception and at.slider(key="r_eps").value[1] < top
+
+
+def test_images_render_on_request_or_say_what_to_install(filled, monkeypatch):
+    from dpviz import export
+
+    with monkeypatch.context() as patched:
+        patched.setattr(export, "find_browser", lambda: None)
+        at = page()
+        at.button(key="r_render_frontier_png").click().run()
+        assert not at.exception
+        assert at.error and "Chromium" in at.error[0].value and "HTML" in at.error[0].value
+    if export.find_browser() is None:
+        pytest.skip("no Chrome/Chromium: run `make chromium`")
+    at.button(key="r_render_frontier_png").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["r_images_frontier"][1]["png"][:4] == b"\x89PNG"

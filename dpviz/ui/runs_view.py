@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pandas as pd
@@ -12,7 +13,7 @@ from dpviz.compare_charts import chart_figure
 from dpviz.comparison import (
     HYPERPARAMETER_LABELS, HYPERPARAMETERS, chart_table, filter_frame, run_label, runs_frame, select,
 )
-from dpviz.export import FORMATS, IMAGE_FORMATS, MIME, NO_BROWSER, ExportUnavailable, export_bytes, find_browser
+from dpviz.export import FORMATS, IMAGE_FORMATS, MIME, ExportUnavailable, export_bytes
 from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
 from dpviz.ui import audit_view
@@ -170,28 +171,48 @@ def _chart_with_exports(chart: str, selection: pd.DataFrame, rows, *, x: str = "
     figure = chart_figure(chart, selection, rows, x=x)
     st.plotly_chart(figure, key=f"r_chart_{chart}")
     table_data = chart_table(chart, selection, rows, x=x)
-    images = find_browser() is not None
     stem = f"dpviz-{chart}" + (f"-{x}" if chart == "hyperparameter" else "")
     columns = st.columns(len(FORMATS) + 1)
     columns[0].markdown("**Export**")
+    images = _images(chart, figure)
     for column, fmt in zip(columns[1:], FORMATS):
+        if fmt in IMAGE_FORMATS:
+            if images is None:
+                if column.button(fmt.upper(), key=f"r_render_{chart}_{fmt}", help="renders PNG and SVG (a second or two)"):
+                    images = _render_images(chart, figure)
+                    if images is not None:
+                        st.rerun()
+                continue
+            data = images[fmt]
+        else:  # built only when clicked: HTML is ~5 MB
+            data = (lambda f=fmt: export_bytes(f, figure=figure, table=table_data))
         column.download_button(
-            fmt.upper(), data=_deferred(fmt, figure, table_data), file_name=f"{stem}.{fmt}", mime=MIME[fmt],
-            key=f"r_dl_{chart}_{fmt}", on_click="ignore", disabled=fmt in IMAGE_FORMATS and not images,
+            fmt.upper(), data=data, file_name=f"{stem}.{fmt}", mime=MIME[fmt], key=f"r_dl_{chart}_{fmt}", on_click="ignore",
+            icon=":material/download:" if fmt in IMAGE_FORMATS else None,
             help="data behind the chart" if fmt in ("csv", "json") else ("self-contained, opens offline" if fmt == "html" else None),
         )
-    if not images:
-        st.caption(NO_BROWSER)
 
 
-def _deferred(fmt, figure, table_data):
-    """Build the file only when its button is clicked: images start a browser, HTML is ~5 MB."""
-    def build() -> bytes:
-        try:
-            return export_bytes(fmt, figure=figure, table=table_data)
-        except ExportUnavailable as err:  # a download cannot show an error: give a text file that says why
-            return str(err).encode()
-    return build
+def _fingerprint(figure) -> str:
+    return hashlib.sha1(figure.to_json().encode()).hexdigest()
+
+
+def _images(chart: str, figure) -> dict | None:
+    """PNG and SVG rendered for exactly this figure, if the user asked for them."""
+    stored = st.session_state.get(f"r_images_{chart}")
+    return stored[1] if stored and stored[0] == _fingerprint(figure) else None
+
+
+def _render_images(chart: str, figure) -> dict | None:
+    """Static export can fail (no Chrome/Chromium): say so here, where an error can be shown."""
+    try:
+        with st.spinner("Rendering PNG and SVG…"):
+            images = {fmt: export_bytes(fmt, figure=figure, table=None) for fmt in IMAGE_FORMATS}
+    except ExportUnavailable as err:
+        st.error(str(err), icon="⚠️")
+        return None
+    st.session_state[f"r_images_{chart}"] = (_fingerprint(figure), images)
+    return images
 
 
 def summary(selection: pd.DataFrame) -> None:

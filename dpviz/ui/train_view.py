@@ -152,7 +152,7 @@ def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
         left.progress(done / max(len(frame), 1), text=f"{done}/{len(frame)} runs completed")
         if any(r.active for r in runs) and right.button("Cancel sweep", key="t_cancel_sweep"):
             cancel_sweep(store, sweep_id)
-            st.rerun(scope="fragment")
+            st.rerun()
         progress = {r.id: r.progress.get("step", 0) / max(r.progress.get("total_steps", 1), 1) for r in runs}
         frame = frame.assign(progress=[1.0 if s == "completed" else progress.get(i, 0.0) for i, s in zip(frame["id"], frame["status"])])
         st.dataframe(
@@ -218,7 +218,7 @@ def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
         st.error(run.error)
     if run.active and st.button("Cancel", key=f"cancel_{run.id}"):
         cancel(store, run.id)
-        st.rerun(scope="fragment")
+        st.rerun()
 
 
 def _summary(runs: dict) -> None:
