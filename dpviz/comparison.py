@@ -137,6 +137,12 @@ def frontier_data(selection: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return points.reset_index(drop=True), baselines
 
 
+def varying_hyperparameter(selection: pd.DataFrame) -> str:
+    """The first hyperparameter that differs between the selection's private runs: the natural x axis."""
+    private = selection[selection["kind"] == "private"]
+    return next((h for h in HYPERPARAMETERS if private[h].nunique() > 1), "noise_multiplier")
+
+
 def hyperparameter_data(selection: pd.DataFrame, x: str) -> pd.DataFrame:
     """Completed private runs sorted by `x`, with `others`: the other hyperparameters that vary in the selection."""
     require_hyperparameter(x)

@@ -12,6 +12,7 @@ from dpviz.budget import format_epsilon
 from dpviz.compare_charts import chart_figure
 from dpviz.comparison import (
     HYPERPARAMETER_LABELS, HYPERPARAMETERS, chart_table, filter_frame, run_label, runs_frame, select,
+    varying_hyperparameter,
 )
 from dpviz.export import FORMATS, IMAGE_FORMATS, MIME, ExportUnavailable, export_bytes
 from dpviz.runs.launcher import cancel_sweep
@@ -130,12 +131,6 @@ def _delete(store: SqliteRunStore, run_ids: list[str]) -> None:
     st.toast(f"Deleted {len(run_ids)} run(s)")
 
 
-def _default_x(selection: pd.DataFrame) -> str:
-    private = selection[selection["kind"] == "private"]
-    varying = [h for h in HYPERPARAMETERS if private[h].nunique() > 1]
-    return varying[0] if varying else "noise_multiplier"
-
-
 def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
     if selection.empty:
         st.info("Select runs above to compare them.")
@@ -147,7 +142,7 @@ def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
         _chart_with_exports("frontier", selection, rows)
     with hyper:
         options = list(HYPERPARAMETERS)
-        st.session_state.setdefault("r_x", _default_x(selection))
+        st.session_state.setdefault("r_x", varying_hyperparameter(selection))
         x = st.selectbox("x axis", options, key="r_x", format_func=HYPERPARAMETER_LABELS.get)
         _chart_with_exports("hyperparameter", selection, rows, x=x)
     with curves:

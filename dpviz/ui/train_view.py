@@ -11,7 +11,7 @@ import streamlit as st
 from dpviz import charts
 from dpviz.budget import format_epsilon
 from dpviz.datasets import DATASETS
-from dpviz.comparison import HYPERPARAMETER_LABELS, HYPERPARAMETERS, runs_frame
+from dpviz.comparison import HYPERPARAMETER_LABELS, HYPERPARAMETERS, runs_frame, varying_hyperparameter
 from dpviz.compare_charts import hyperparameter_figure
 from dpviz.runs.launcher import cancel, cancel_sweep, ensure_workers, submit_pair, submit_sweep
 from dpviz.runs.store import SqliteRunStore
@@ -159,9 +159,7 @@ def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
             frame[["id", "kind", "status", "progress", *HYPERPARAMETERS, "test_accuracy", "epsilon"]], hide_index=True,
             column_config=column_config(),
         )
-        private = frame[frame["kind"] == "private"]
-        varying = [h for h in HYPERPARAMETERS if private[h].nunique() > 1] or ["noise_multiplier"]
-        st.plotly_chart(hyperparameter_figure(frame, varying[0]), key="t_sweep_chart")
+        st.plotly_chart(hyperparameter_figure(frame, varying_hyperparameter(frame)), key="t_sweep_chart")
         st.caption("Compare, filter and export every chart on the **Runs** page.")
 
     panel()
