@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dp_accounting.pld import pld_privacy_accountant  # noqa: E402
 
 from dpviz import accountant as A  # noqa: E402
-from dpviz.landscape import epsilon_curves, noise_epochs_grid  # noqa: E402
+from dpviz.landscape import batch_noise_grid, epsilon_curves, noise_epochs_grid  # noqa: E402
 from dpviz.params import PrivacyParams  # noqa: E402
 
 
@@ -50,6 +50,7 @@ def main():
     both(base)
     print(f"warm (noise / epochs / delta moved; q unchanged): {ms(lambda: both(base.replace(noise_multiplier=1.37, epochs=23, delta=3e-6))):.0f} ms")
     print(f"all four curves incl. PLD (8 points), warm rdp: {ms(lambda: epsilon_curves(base.replace(epochs=16 + time.time_ns() % 5)), 3):.0f} ms")
+    print(f"batch size x noise landscape (10x10, every cell its own q), cold (new dataset size): {cold(lambda b: batch_noise_grid(base.replace(dataset_size=60000 + b)), 3):.0f} ms")
 
     print("== PLD headline: time and error against value_discretization_interval=1e-5")
     for setting in [dict(batch_size=250, noise_multiplier=1.2, epochs=4), dict(batch_size=256, noise_multiplier=1.1, epochs=60)]:

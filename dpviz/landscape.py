@@ -12,6 +12,7 @@ from dpviz.accountant import (
     no_amplification_epsilon,
     pld_epsilon,
     rdp_epsilon,
+    searched_rdp_epsilon,
 )
 from dpviz.params import PrivacyParams, steps_for
 
@@ -74,19 +75,29 @@ def epoch_axis(epochs: float, count: int = 20) -> tuple[float, ...]:
     return tuple(float(x) for x in np.round(np.linspace(top / count, top, count), 3))
 
 
+def _searched_table(cells, delta: float, legacy: bool) -> tuple[tuple[float, ...], ...]:
+    """RDP epsilon of each (q, sigma, steps) cell, each search starting from its neighbour's optimal order."""
+    table, row_start = [], None
+    for row in cells:
+        values, start = [], row_start
+        for q, sigma, steps in row:
+            eps, start = searched_rdp_epsilon(q, sigma, steps, delta, legacy=legacy, start_order=start)
+            values.append(eps)
+            if len(values) == 1:
+                row_start = start
+        table.append(tuple(values))
+    return tuple(table)
+
+
 def noise_epochs_grid(
     params: PrivacyParams, *, noise_multipliers=NOISE_GRID, epochs=None, legacy: bool = False
 ) -> Grid:
-    """RDP epsilon over (noise multiplier x epochs): one dp-accounting call per noise value.
-
-    The noise axis is fixed by default so moving any slider but batch or dataset size hits the cache.
+    """RDP epsilon over (noise multiplier x epochs), evaluating per noise value only the RDP orders
+    near each cell's optimum. The noise axis is fixed so moving noise, epochs or delta hits the cache.
     """
     epochs = epoch_axis(params.epochs) if epochs is None else tuple(float(e) for e in epochs)
     n, b, q, delta = params.dataset_size, params.batch_size, params.sampling_probability, params.delta
-    table = tuple(
-        tuple(rdp_epsilon(q, sigma, steps_for(e, n, b), delta, legacy=legacy)[0] for e in epochs)
-        for sigma in noise_multipliers
-    )
+    table = _searched_table([[(q, sigma, steps_for(e, n, b)) for e in epochs] for sigma in noise_multipliers], delta, legacy)
     return Grid("noise_multiplier", tuple(noise_multipliers), "epochs", epochs, table, "rdp-legacy" if legacy else "rdp")
 
 
@@ -103,8 +114,6 @@ def batch_noise_grid(
     batch_sizes = batch_axis(params.dataset_size) if batch_sizes is None else tuple(int(b) for b in batch_sizes)
     noise_multipliers = NOISE_GRID[::2] if noise_multipliers is None else tuple(noise_multipliers)
     n, delta, epochs = params.dataset_size, params.delta, params.epochs
-    table = tuple(
-        tuple(rdp_epsilon(b / n, sigma, steps_for(epochs, n, b), delta, legacy=legacy)[0] for sigma in noise_multipliers)
-        for b in batch_sizes
-    )
+    cells = [[(b / n, sigma, steps_for(epochs, n, b)) for sigma in noise_multipliers] for b in batch_sizes]
+    table = _searched_table(cells, delta, legacy)
     return Grid("batch_size", batch_sizes, "noise_multiplier", tuple(noise_multipliers), table, "rdp-legacy" if legacy else "rdp")

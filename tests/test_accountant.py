@@ -1,8 +1,9 @@
 import math
 
+import numpy as np
 import pytest
 
-from dpviz.accountant import compute_epsilon, orders_dropped, pld_epsilon, rdp_epsilon
+from dpviz.accountant import ORDERS, _per_step, compute_epsilon, orders_dropped, pld_epsilon, rdp_epsilon, searched_rdp_epsilon
 from dpviz.params import PrivacyParams
 
 
@@ -96,3 +97,38 @@ def test_full_batch_has_no_amplification():
 def test_unknown_accountant_names_the_field():
     with pytest.raises(ValueError, match="accountant"):
         compute_epsilon(params(), "moments")
+
+
+# The landscape's order search must give exactly the full search's epsilon, in every regime.
+SEARCH_CASES = [
+    dict(n=60000, b=256, sigma=1.1, delta=1e-5),
+    dict(n=1000, b=100, sigma=0.5, delta=1e-3),  # dp-accounting drops orders here
+    dict(n=1_000_000, b=1, sigma=0.85, delta=1e-3),  # negligible RDP: dp-accounting's epsilon = 0 branch
+    dict(n=1797, b=1797, sigma=2.0, delta=1e-5),  # q = 1
+    dict(n=60000, b=16, sigma=8.0, delta=1e-9),  # optimum among the large orders
+]
+
+
+@pytest.mark.parametrize("case", SEARCH_CASES)
+@pytest.mark.parametrize("legacy", [False, True])
+def test_order_search_equals_the_full_search(case, legacy):
+    q = case["b"] / case["n"]
+    for steps in (1, 7, 100, 3000, 200_000):
+        full = rdp_epsilon(q, case["sigma"], steps, case["delta"], legacy=legacy)[0]
+        for start in (None, 1.1, 6.0, 1024.0):
+            searched, _ = searched_rdp_epsilon(q, case["sigma"], steps, case["delta"], legacy=legacy, start_order=start)
+            assert searched == pytest.approx(full, rel=1e-12, abs=0), (steps, start)
+
+
+def test_epsilon_zero_branch_is_reached_by_the_search():
+    q, sigma, steps, delta = 1 / 1_000_000, 0.85, 500_000, 1e-3
+    assert rdp_epsilon(q, sigma, steps, delta)[0] == 0.0
+    assert searched_rdp_epsilon(q, sigma, steps, delta)[0] == 0.0
+
+
+def test_order_search_evaluates_only_orders_near_the_optimum():
+    q, sigma = 257 / 60000, 1.3  # a (q, sigma) no other test touches: nothing cached
+    for steps in (200, 400, 800):
+        searched_rdp_epsilon(q, sigma, steps, 1e-5)
+    evaluated = np.isfinite(_per_step(q, sigma).values).sum()
+    assert evaluated < len(ORDERS) / 4

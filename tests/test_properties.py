@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpviz.accountant import compute_epsilon
+from dpviz.accountant import compute_epsilon, rdp_epsilon, searched_rdp_epsilon
 from dpviz.calibration import calibrate_noise, max_epochs
 from dpviz.params import PrivacyParams
 
@@ -62,3 +62,16 @@ def test_max_epochs_round_trips(target, sigma):
 def test_max_epochs_rejects_zero_noise():
     with pytest.raises(ValueError, match="noise_multiplier"):
         max_epochs(target_epsilon=1, dataset_size=1000, batch_size=10, noise_multiplier=0, target_delta=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.sampled_from([1000, 1797, 60000, 1_000_000]), b=st.integers(1, 2048), sigma=st.floats(0.3, 10.0),
+    steps=st.integers(1, 500_000), delta=st.sampled_from([1e-3, 1e-5, 1e-9]), legacy=st.booleans(),
+    start=st.none() | st.floats(1.1, 1024),
+)
+def test_landscape_order_search_matches_the_full_search(n, b, sigma, steps, delta, legacy, start):
+    q = min(b, n) / n
+    full = rdp_epsilon(q, sigma, steps, delta, legacy=legacy)[0]
+    searched = searched_rdp_epsilon(q, sigma, steps, delta, legacy=legacy, start_order=start)[0]
+    assert full <= searched <= full * 1.001

@@ -58,7 +58,7 @@ def render(view: BudgetView, values: dict) -> None:
 
     _target_helper(view)
     with st.expander("Landscape: batch size × noise (at the current epochs)"):
-        if st.toggle("Compute (about a second: every cell is its own sampling rate)", key="show_batch_grid"):
+        if st.toggle("Compute (about half a second: every cell is its own sampling rate)", key="show_batch_grid"):
             grid = batch_noise_grid(view.params)
             st.plotly_chart(
                 charts.landscape_figure(grid, current=(view.params.noise_multiplier, view.params.batch_size)), key="batchgrid"
