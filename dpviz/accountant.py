@@ -17,15 +17,10 @@ import numpy as np
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
+from dpviz.accountant_names import ACCOUNTANT_LABELS, ACCOUNTANTS
 from dpviz.params import PrivacyParams
 from dpviz.validation import require_choice
 
-ACCOUNTANTS = ("rdp", "pld", "rdp-legacy")
-ACCOUNTANT_LABELS = {
-    "rdp": "RDP (dp-accounting, fast)",
-    "pld": "PLD (dp-accounting, tight)",
-    "rdp-legacy": "RDP, legacy conversion (older TF Privacy tutorials; looser)",
-}
 NEIGHBOURS = dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE
 ORDERS = np.array(rdp_privacy_accountant.DEFAULT_RDP_ORDERS, dtype=float)
 PLD_RELATIVE_ERROR = 0.003  # target for the adaptive PLD grid; the test holds it to 1 %

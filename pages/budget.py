@@ -2,16 +2,19 @@
 
 import streamlit as st
 
-from dpviz.budget import explore
-from dpviz.ui import budget_view
+from dpviz.ui.entry import require_app
 from dpviz.ui.settings import parse_delta, privacy_inputs, sync_url
 from dpviz.validation import ValidationError
-from dpviz.ui.entry import require_app
 
 require_app(__file__)
 st.title("DP-SGD privacy budget explorer")
 values = privacy_inputs(page="budget")
 sync_url()
+
+# dp-accounting (with scipy) takes ~0.7 s to import on a fresh server: the sidebar above is sent first.
+from dpviz.budget import explore  # noqa: E402
+from dpviz.ui import budget_view  # noqa: E402
+
 try:
     view = explore(
         dataset_size=values["dataset_size"], batch_size=values["batch_size"], noise_multiplier=values["noise_multiplier"],

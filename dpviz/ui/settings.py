@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dpviz.accountant import ACCOUNTANT_LABELS, ACCOUNTANTS
+from dpviz.accountant_names import ACCOUNTANT_LABELS, ACCOUNTANTS
 from dpviz.datasets import DATASETS
 
 PRESETS = {name: info.train_size for name, info in DATASETS.items() if name != "synthetic"}
