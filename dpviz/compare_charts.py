@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from dpviz.comparison import HYPERPARAMETER_LABELS, curves_data, frontier_data, hyperparameter_data, require_hyperparameter
-from dpviz.validation import ValidationError
+from dpviz.comparison import CHARTS, HYPERPARAMETER_LABELS, curves_data, frontier_data, hyperparameter_data, require_hyperparameter
+from dpviz.validation import require_choice
 
 PALETTE = qualitative.Plotly
 HOVER_FIELDS = ("id", "dataset", "model", "train_size", "noise_multiplier", "clip_norm", "batch_size", "epochs",
@@ -119,10 +119,9 @@ def hyperparameter_figure(selection: pd.DataFrame, x: str) -> go.Figure:
 
 
 def chart_figure(chart: str, selection: pd.DataFrame, metric_rows=(), *, x: str = "noise_multiplier") -> go.Figure:
+    require_choice("chart", chart, CHARTS)
     if chart == "frontier":
         return frontier_figure(selection)
     if chart == "curves":
         return curves_figure(selection, metric_rows)
-    if chart == "hyperparameter":
-        return hyperparameter_figure(selection, x)
-    raise ValidationError("chart", f"must be one of frontier, curves, hyperparameter, got {chart!r}")
+    return hyperparameter_figure(selection, x)

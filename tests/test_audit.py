@@ -9,17 +9,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from dpviz.audit import (
     clopper_pearson, epsilon_bounds, features, learned_attack, loss_threshold_attack, reading, run_audit, sample_indices,
 )
+from dpviz.runs.fake import made_up_outputs
 
 RNG = np.random.default_rng(0)
-
-
-def probabilities(n, confidence, rng):
-    """Softmax outputs over 10 classes whose true-class probability is about `confidence`."""
-    labels = rng.integers(0, 10, n)
-    logits = rng.normal(0, 1, (n, 10))
-    logits[np.arange(n), labels] += confidence
-    p = np.exp(logits)
-    return p / p.sum(1, keepdims=True), labels
 
 
 def test_loss_threshold_figures_match_sklearn():
@@ -35,7 +27,7 @@ def test_loss_threshold_figures_match_sklearn():
 
 
 def test_indistinguishable_outputs_give_chance_and_no_epsilon():
-    p, labels = probabilities(2000, 2.0, RNG)
+    p, labels = made_up_outputs(2000, 2.0, RNG)
     report = run_audit(p[:1000], labels[:1000], p[1000:], labels[1000:], delta=1e-5, theoretical_epsilon=1.0)
     for attack in report["attacks"].values():
         assert abs(attack["auc"] - 0.5) < 0.06
@@ -43,15 +35,15 @@ def test_indistinguishable_outputs_give_chance_and_no_epsilon():
 
 
 def test_memorised_members_are_detected_and_bounded():
-    members, labels_m = probabilities(1000, 9.0, RNG)  # confident on members
-    others, labels_o = probabilities(1000, 1.0, RNG)
+    members, labels_m = made_up_outputs(1000, 9.0, RNG)  # confident on members
+    others, labels_o = made_up_outputs(1000, 1.0, RNG)
     report = run_audit(members, labels_m, others, labels_o, delta=1e-5)
     assert all(a["auc"] > 0.95 for a in report["attacks"].values())
     assert report["epsilon_lower"] > 1.5
 
 
 def test_learned_attack_is_measured_on_held_out_examples():
-    m, n = features(*probabilities(600, 4.0, RNG)), features(*probabilities(600, 2.0, RNG))
+    m, n = features(*made_up_outputs(600, 4.0, RNG)), features(*made_up_outputs(600, 2.0, RNG))
     result = learned_attack(m, n, delta=1e-5)
     assert result.evaluated == 600 and result.auc > 0.7
 
@@ -72,7 +64,7 @@ def test_members_and_nonmembers_are_equal_in_number_and_reproducible():
 
 
 def test_reading_sentence():
-    p, labels = probabilities(400, 2.0, RNG)
+    p, labels = made_up_outputs(400, 2.0, RNG)
     private = run_audit(p[:200], labels[:200], p[200:], labels[200:], delta=1e-5, theoretical_epsilon=2.0)
     text = reading(private, private, 2.0)
     assert text.startswith("The attacker's advantage falls from") and "theoretical ε = 2" in text

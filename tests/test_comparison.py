@@ -113,3 +113,10 @@ def test_empty_selection_draws_an_explanation():
     frame = runs_frame([])
     fig = frontier_figure(frame)
     assert "No completed private runs" in fig.layout.annotations[0].text
+
+
+def test_unknown_chart_names_the_field_and_the_choices():
+    with pytest.raises(ValidationError) as err:
+        chart_figure("pie", runs_frame([]))
+    assert err.value.field == "chart"
+    assert all(name in str(err.value) for name in ("frontier", "curves", "hyperparameter"))

@@ -41,6 +41,17 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
                    last.steps if last else 0, None, last.to_dict() if last else {}, audit=audit)
 
 
+def made_up_outputs(n: int, confidence: float, rng):
+    """Softmax outputs over 10 classes whose true-class logit is raised by `confidence`, with labels."""
+    import numpy as np
+
+    labels = rng.integers(0, 10, n)
+    logits = rng.normal(0, 1, (n, 10))
+    logits[np.arange(n), labels] += confidence
+    p = np.exp(logits)
+    return p / p.sum(1, keepdims=True), labels
+
+
 def _audit(config, kind, epsilon):
     """A real audit of made-up outputs: the baseline is more confident on its members."""
     import numpy as np
@@ -48,14 +59,6 @@ def _audit(config, kind, epsilon):
     from dpviz.audit import run_audit
 
     rng = np.random.default_rng(config.seed)
-
-    def outputs(n, confidence):
-        labels = rng.integers(0, 10, n)
-        logits = rng.normal(0, 1, (n, 10))
-        logits[np.arange(n), labels] += confidence
-        p = np.exp(logits)
-        return p / p.sum(1, keepdims=True), labels
-
-    members = outputs(200, 4.0 if kind == "baseline" else 2.1)
-    nonmembers = outputs(200, 2.0)
+    members = made_up_outputs(200, 4.0 if kind == "baseline" else 2.1, rng)
+    nonmembers = made_up_outputs(200, 2.0, rng)
     return run_audit(*members, *nonmembers, delta=config.delta, theoretical_epsilon=epsilon, seed=config.seed)
