@@ -82,6 +82,21 @@ def idle(page, timeout=60_000):
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stStatusWidget\"]').length === 0", timeout=timeout)
 
 
+def download(page, button) -> bytes:
+    """Click a download button and return the file. A click that lands while the page redraws (the
+    Runs page polls while runs finish) can be lost, so it is retried twice before failing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        try:
+            with page.expect_download(timeout=15_000) as info:
+                button.click()
+            return Path(info.value.path()).read_bytes()
+        except PlaywrightTimeout:
+            idle(page)
+    raise AssertionError("no download after three clicks")
+
+
 def epsilon(page) -> str:
     return page.get_by_test_id("stMetric").filter(has_text="ε (epsilon)").get_by_test_id("stMetricValue").inner_text()
 
@@ -111,18 +126,22 @@ def walk_through(page, server, browser, tmp_path):
     assert page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").count() == 1
 
     # 1. home: the noise multiplier moves epsilon; PLD is tighter than RDP
+    # Streamlit sends a slider's value a moment after the last key press (debounced), so each step
+    # waits for the page's privacy statement to show the new setting before reading epsilon.
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").click()
-    page.get_by_test_id("stMetricValue").first.wait_for()
+    page.get_by_text("σ·C = 1.1 is added").wait_for()
     idle(page)
     before = float(epsilon(page))
     slider = page.get_by_test_id("stSlider").filter(has_text="Noise multiplier").get_by_role("slider")
     slider.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
+    page.get_by_text("σ·C = 1.2 is added").wait_for()
     idle(page)
     after = float(epsilon(page))
     assert after < before
     page.get_by_test_id("stRadio").get_by_text("PLD (dp-accounting, tight)").click()
+    page.get_by_text("Accountant: PLD").wait_for()
     idle(page)
     pld = float(epsilon(page))
     assert pld < after
@@ -145,6 +164,10 @@ def walk_through(page, server, browser, tmp_path):
     epochs.focus()
     page.keyboard.press("Home")
     page.keyboard.press("ArrowRight")  # 2 epochs
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_test_id("stSliderThumbValue")).to_have_text("2")
+    page.wait_for_timeout(600)  # past the slider's debounce, so the value reaches the server
     idle(page)
     batch = page.get_by_test_id("stNumberInput").filter(has_text="Batch size").locator("input")
     batch.fill("64")
@@ -162,6 +185,7 @@ def walk_through(page, server, browser, tmp_path):
         assert accuracy.get_by_text(name).count() >= 1
     assert page.get_by_text("completed").count() >= 2
     page.get_by_text(re.compile("The attacker's advantage falls from")).wait_for()  # the membership-inference audit
+    assert page.get_by_text("epoch 2/2").count() >= 1 and total == "45"  # 2 epochs of 1,437 digits at b = 64
     shoot(page, "train", tmp_path)
 
     # 3b. a sweep over the noise multiplier, queued in one action with one shared baseline
@@ -180,17 +204,11 @@ def walk_through(page, server, browser, tmp_path):
     idle(page)
     page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
     shoot(page, "runs", tmp_path)
-    files = {}
-    for fmt in ("CSV", "HTML"):
-        with page.expect_download() as info:
-            page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first.click()
-        files[fmt] = Path(info.value.path()).read_bytes()
+    files = {fmt: download(page, page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first) for fmt in ("CSV", "HTML")}
     page.get_by_test_id("stButton").filter(has_text="PNG").first.click()  # renders PNG and SVG on request
     png = page.get_by_test_id("stDownloadButton").filter(has_text="PNG").first
     png.wait_for()
-    with page.expect_download() as info:
-        png.click()
-    assert Path(info.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert download(page, png)[:8] == b"\x89PNG\r\n\x1a\n"
     table = pd.read_csv(io.BytesIO(files["CSV"]))
     private = table[table["kind"] == "private"]
     assert len(private) == 3 and private["test_accuracy"].between(0, 1).all() and (private["epsilon"] > 0).all()
