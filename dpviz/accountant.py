@@ -17,7 +17,7 @@ import numpy as np
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
-from dpviz.accountant_names import ACCOUNTANT_LABELS, ACCOUNTANTS
+from dpviz.accountant_names import ACCOUNTANTS
 from dpviz.params import PrivacyParams
 from dpviz.validation import require_choice
 

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from dpviz.accountant import ACCOUNTANT_LABELS, EpsilonReport, compute_epsilon
+from dpviz.accountant import EpsilonReport, compute_epsilon
+from dpviz.accountant_names import ACCOUNTANT_LABELS
 from dpviz.landscape import Curve, Grid, epsilon_curves, noise_epochs_grid
 from dpviz.params import PrivacyParams
 

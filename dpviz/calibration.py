@@ -9,7 +9,8 @@ import dp_accounting
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
-from dpviz.accountant import ACCOUNTANTS, NEIGHBOURS, ORDERS, LegacyRdpAccountant, dpsgd_event
+from dpviz.accountant import NEIGHBOURS, ORDERS, LegacyRdpAccountant, dpsgd_event
+from dpviz.accountant_names import ACCOUNTANTS
 from dpviz.params import MAX_EPOCHS, PrivacyParams, steps_for
 from dpviz.validation import ValidationError, require_choice, require_float
 

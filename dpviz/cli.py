@@ -7,6 +7,7 @@ import json
 import math
 import sys
 
+from dpviz.accountant_names import ACCOUNTANTS
 from dpviz.validation import ValidationError
 
 EXIT_USAGE = 2
@@ -35,12 +36,13 @@ def _add_privacy_arguments(parser: argparse.ArgumentParser, *, noise: bool = Tru
     if epochs:
         parser.add_argument("--epochs", type=float, required=True)
     parser.add_argument("--delta", type=float, default=1e-5)
-    parser.add_argument("--accountant", choices=("rdp", "pld", "rdp-legacy"), default="rdp")
+    parser.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def cmd_epsilon(args) -> int:
-    from dpviz.accountant import ACCOUNTANT_LABELS, compute_epsilon
+    from dpviz.accountant import compute_epsilon
+    from dpviz.accountant_names import ACCOUNTANT_LABELS
     from dpviz.params import PrivacyParams
 
     params = PrivacyParams(

@@ -6,6 +6,7 @@ import json
 import math
 import sys
 
+from dpviz.accountant_names import ACCOUNTANTS
 from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 
 DATASET_CHOICES = ("digits", "mnist", "fashion_mnist", "cifar10", "synthetic")
@@ -27,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=("pair", "private", "baseline"), default="pair")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--delta", type=float, default=1e-5)
-    p.add_argument("--accountant", choices=("rdp", "pld", "rdp-legacy"), default="rdp")
+    p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
     p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
     p.add_argument("--json", action="store_true", help="one JSON object a line: each epoch, then a summary per run")
     p.add_argument("--store", action="store_true", help="record the run(s) in the run store (see --home)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from dpviz.accountant import ACCOUNTANTS
+from dpviz.accountant_names import ACCOUNTANTS
 from dpviz.datasets import DATASETS
 from dpviz.params import PrivacyParams
 from dpviz.validation import ValidationError, require_choice, require_float, require_int

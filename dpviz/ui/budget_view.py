@@ -6,7 +6,8 @@ import math
 
 import streamlit as st
 
-from dpviz.accountant import ACCOUNTANT_LABELS
+from dpviz import charts
+from dpviz.accountant_names import ACCOUNTANT_LABELS
 from dpviz.budget import BudgetView, format_epsilon, privacy_statement
 from dpviz.calibration import calibrate_noise, max_epochs
 from dpviz.landscape import batch_noise_grid
@@ -33,7 +34,6 @@ def render(view: BudgetView, values: dict) -> None:
         st.warning(warning)
     st.markdown(privacy_statement(view, clip_norm=values["clip_norm"]))
 
-    from dpviz import charts  # plotly: after the headline is on screen
 
     left, right = st.columns(2)
     with left:
