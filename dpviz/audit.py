@@ -48,15 +48,68 @@ class AttackResult:
         return asdict(self)
 
 
+def losses(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-example cross-entropy from softmax outputs."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
+    return -np.log(p[np.arange(len(p)), np.asarray(labels, dtype=int)])
+
+
+def exposure(canary_losses, reference_losses) -> np.ndarray:
+    """Exposure in bits (Carlini et al. 2019): log2(R + 1) - log2(rank of the canary's loss among the
+    R references' and its own, lowest first; ties count half). About 1 bit when the canary is no more
+    likely than a fresh random example; log2(R + 1) when its loss is below every reference's."""
+    reference = np.sort(np.asarray(reference_losses, dtype=np.float64))
+    canary = np.asarray(canary_losses, dtype=np.float64)
+    below = np.searchsorted(reference, canary, side="left")
+    ties = np.searchsorted(reference, canary, side="right") - below
+    return np.log2(len(reference) + 1) - np.log2(1 + below + ties / 2)
+
+
+def canary_report(canary_losses, copies, reference_losses) -> dict:
+    """Each canary's copies, loss and exposure; JSON-ready, stored with the run's audit."""
+    bits = exposure(canary_losses, reference_losses)
+    return {
+        "references": len(reference_losses), "max_exposure": float(np.log2(len(reference_losses) + 1)),
+        "canaries": [{"copies": int(c), "loss": float(loss), "exposure": float(e)}
+                     for c, loss, e in zip(copies, canary_losses, bits)],
+    }
+
+
+def mean_exposure(report: dict) -> dict[int, float]:
+    """Mean exposure per number of copies."""
+    by_copies: dict[int, list[float]] = {}
+    for canary in report["canaries"]:
+        by_copies.setdefault(canary["copies"], []).append(canary["exposure"])
+    return {copies: float(np.mean(values)) for copies, values in sorted(by_copies.items())}
+
+
+def canary_reading(private: dict | None, baseline: dict | None) -> str:
+    """One sentence on the canaries: what the baseline memorised and what DP-SGD let through."""
+    reports = {name: audit["canaries"] for name, audit in (("baseline", baseline), ("DP-SGD model", private))
+               if audit and audit.get("canaries")}
+    if not reports:
+        return ""
+    first = next(iter(reports.values()))
+    means = {name: mean_exposure(report) for name, report in reports.items()}
+    parts = []
+    for copies in means[next(iter(means))]:
+        figures = " vs ".join(f"{m[copies]:.1f} bits in the {name}" for name, m in means.items() if copies in m)
+        parts.append(f"{'inserted once' if copies == 1 else f'inserted {copies}×'}, {figures}")
+    return (f"Canaries (random-label examples ranked among {first['references']} never trained on; about 1 bit means "
+            f"not memorised, {first['max_exposure']:.1f} bits is the most this can show): " + "; ".join(parts)
+            + ". DP-SGD's ε is per example: a canary inserted k times is a group of k, protected only at about k·ε.")
+
+
 def features(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per example: loss, probability of the true class, top probability, margin, entropy."""
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
     labels = np.asarray(labels, dtype=int)
-    true = p[np.arange(len(p)), labels]
+    loss = losses(p, labels)
+    true = np.exp(-loss)
     others = p.copy()
     others[np.arange(len(p)), labels] = 0.0
     entropy = -np.sum(p * np.log(p), axis=1)
-    return np.column_stack([-np.log(true), true, p.max(axis=1), true - others.max(axis=1), entropy])
+    return np.column_stack([loss, true, p.max(axis=1), true - others.max(axis=1), entropy])
 
 
 def clopper_pearson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:

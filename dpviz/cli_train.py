@@ -30,6 +30,8 @@ def register(sub) -> None:
     p.add_argument("--delta", type=float, default=1e-5)
     p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
     p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
+    p.add_argument("--canaries", type=int, default=0,
+                   help="random-label canaries added to the training set (every second one repeated); the audit reports their exposure")
     p.add_argument("--json", action="store_true", help="one JSON object a line: each epoch, then a summary per run")
     p.add_argument("--store", action="store_true", help="record the run(s) in the run store (see --home)")
     p.set_defaults(func=cmd_train)
@@ -41,6 +43,7 @@ def config_from_args(args) -> TrainConfig:
         batch_size=args.batch_size, noise_multiplier=args.noise_multiplier, clip_norm=args.clip_norm,
         learning_rate=args.learning_rate, optimizer=args.optimizer, momentum=args.momentum, sampler=args.sampler,
         seed=args.seed, delta=args.delta, accountant=args.accountant, audit=not args.no_audit,
+        canaries=args.canaries,
     )
 
 
@@ -57,6 +60,7 @@ def cmd_train(args) -> int:
 
         recorder = Recorder.open(args.home, config, kinds)
     from dpviz.training.data import DatasetUnavailable
+    from dpviz.audit import mean_exposure
     from dpviz.training.engine import EpochMetrics, Finished, train, train_pair
 
     try:
@@ -90,6 +94,10 @@ def cmd_train(args) -> int:
                             f"{name.replace('_', ' ')} {a['auc']:.3f}" for name, a in attacks.items())
                             + f"; advantage {max(a['advantage'] for a in attacks.values()):.3f}; "
                             f"measured epsilon >= {event.audit['epsilon_lower']:.2f} ({event.audit['confidence']:.0%})")
+                        if event.audit.get("canaries"):
+                            exposure = mean_exposure(event.audit["canaries"])
+                            print(f"[{event.run:8}] canary exposure (bits, of {event.audit['canaries']['max_exposure']:.1f}): "
+                                  + ", ".join(f"{'once' if k == 1 else f'{k} copies'} {v:.1f}" for k, v in exposure.items()))
                     if event.epsilon_assumption and event.sampler != "poisson":
                         print(f"note: {event.epsilon_assumption}")
     except DatasetUnavailable as err:

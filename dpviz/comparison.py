@@ -23,17 +23,17 @@ HYPERPARAMETER_LABELS = {
 CHARTS = ("frontier", "curves", "hyperparameter")
 # What a non-private baseline's training depends on: noise and clipping do not touch it.
 SCHEDULE = ("dataset", "dataset_size", "model", "epochs", "batch_size", "learning_rate", "optimizer", "momentum",
-            "sampler", "seed")
+            "sampler", "seed", "canaries")
 UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm")
 COLUMNS = (
-    "id", "kind", "status", "dataset", "model", "train_size", *HYPERPARAMETERS, "optimizer", "sampler",
+    "id", "kind", "status", "dataset", "model", "train_size", "canaries", *HYPERPARAMETERS, "optimizer", "sampler",
     "accountant", "delta", "seed", "test_accuracy", "epsilon", "epsilon_no_amplification", "duration_s",
     "created", "group_id", "sweep_id", "baseline_id", "device", "error",
 )
 
 
 def schedule_key(config: dict) -> tuple:
-    return tuple(config.get(name) for name in SCHEDULE)
+    return tuple(config.get(name, 0 if name == "canaries" else None) for name in SCHEDULE)  # runs stored before canaries had none
 
 
 def runs_frame(runs) -> pd.DataFrame:
@@ -48,6 +48,7 @@ def runs_frame(runs) -> pd.DataFrame:
         rows.append({
             "id": run.id, "kind": run.kind, "status": run.status, "dataset": c.get("dataset"), "model": c.get("model"),
             "train_size": c.get("dataset_size") or getattr(DATASETS.get(c.get("dataset")), "train_size", None),
+            "canaries": c.get("canaries", 0),
             **{name: None if run.kind == "baseline" and name in UNUSED_BY_BASELINE else c.get(name) for name in HYPERPARAMETERS},
             "optimizer": c.get("optimizer"), "sampler": c.get("sampler"), "accountant": c.get("accountant"),
             "delta": c.get("delta"), "seed": c.get("seed"),
@@ -179,7 +180,7 @@ def chart_table(chart: str, selection: pd.DataFrame, metric_rows=(), *, x: str =
     raise ValidationError("chart", f"must be one of {', '.join(CHARTS)}, got {chart!r}")
 
 
-_EXPORT_COLUMNS = ["id", "kind", "dataset", "model", "train_size", *HYPERPARAMETERS, "optimizer", "sampler", "accountant",
+_EXPORT_COLUMNS = ["id", "kind", "dataset", "model", "train_size", "canaries", *HYPERPARAMETERS, "optimizer", "sampler", "accountant",
                    "delta", "seed", "test_accuracy", "epsilon", "epsilon_no_amplification", "sweep_id", "baseline_id"]
 
 

@@ -7,7 +7,8 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dpviz.audit import (
-    clopper_pearson, epsilon_bounds, features, learned_attack, loss_threshold_attack, reading, run_audit, sample_indices,
+    canary_reading, canary_report, clopper_pearson, epsilon_bounds, exposure, features, learned_attack, losses,
+    loss_threshold_attack, mean_exposure, reading, run_audit, sample_indices,
 )
 from dpviz.runs.fake import made_up_outputs
 
@@ -68,3 +69,35 @@ def test_reading_sentence():
     private = run_audit(p[:200], labels[:200], p[200:], labels[200:], delta=1e-5, theoretical_epsilon=2.0)
     text = reading(private, private, 2.0)
     assert text.startswith("The attacker's advantage falls from") and "theoretical ε = 2" in text
+
+
+def test_exposure_ranks_each_canary_among_the_references():
+    references = np.arange(1.0, 512.0)  # 511 references: log2(512) = 9 bits at most
+    bits = exposure([0.5, 256.5, 1000.0, 1.0], references)
+    assert bits[0] == pytest.approx(9.0)  # below every reference: rank 1
+    assert bits[1] == pytest.approx(9.0 - math.log2(257))  # 256 references lower: rank 257, about 1 bit
+    assert bits[2] == pytest.approx(0.0)  # above every reference: rank 512
+    assert bits[3] == pytest.approx(9.0 - math.log2(1.5))  # a tie counts half
+
+
+def test_random_canaries_average_about_one_bit_and_memorised_ones_the_maximum():
+    rng = np.random.default_rng(3)
+    references = rng.exponential(1.0, 500)
+    fresh = exposure(rng.exponential(1.0, 4000), references)
+    assert 0.9 < fresh.mean() < 1.9  # E[log2(R+1) - log2(uniform rank)] = log2(e) ≈ 1.44
+    assert np.all(exposure(np.full(5, 1e-9), references) == pytest.approx(math.log2(501)))
+
+
+def test_canary_report_and_reading():
+    probabilities = np.full((4, 10), 0.1)
+    assert losses(probabilities, [0, 1, 2, 3]) == pytest.approx(np.full(4, math.log(10)))
+    references = np.linspace(0.1, 5.0, 500)
+    baseline = {"canaries": canary_report([0.01, 0.01, 0.02, 0.01], (1, 4, 1, 4), references)}
+    private = {"canaries": canary_report([2.5, 0.05, 2.6, 0.2], (1, 4, 1, 4), references)}
+    assert baseline["canaries"]["references"] == 500 and len(baseline["canaries"]["canaries"]) == 4
+    assert mean_exposure(baseline["canaries"])[1] > 8 and mean_exposure(private["canaries"])[1] < 1.5
+    text = canary_reading(private, baseline)
+    assert text.startswith("Canaries (random-label examples ranked among 500")
+    assert "inserted once, 9.0 bits in the baseline vs 1.0 bits in the DP-SGD model" in text
+    assert "inserted 4×" in text and "k·ε" in text
+    assert canary_reading(None, None) == "" and canary_reading({"attacks": {}}, None) == ""

@@ -50,6 +50,8 @@ def test_calibrate_json(capsys):
         (["epsilon", "--dataset-size", "x", "--batch-size", "10", "--noise-multiplier", "1", "--epochs", "1"], "--dataset-size"),
         (["calibrate", "--target-epsilon", "-1", "--dataset-size", "100", "--batch-size", "10", "--epochs", "1"], "--target-epsilon"),
         (["epsilon", "--dataset-size", "100", "--batch-size", "10", "--noise-multiplier", "1", "--epochs", "1", "--accountant", "x"], "--accountant"),
+        (["train", "--canaries", "21"], "--canaries"),  # rejected before TensorFlow loads
+        (["train", "--canaries", "2", "--no-audit"], "--canaries"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_naming_the_field(capsys, argv, field):

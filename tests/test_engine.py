@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 
 from dpviz.accountant import compute_epsilon
+from dpviz.audit import mean_exposure
 from dpviz.training import ghost
 from dpviz.training.config import TrainConfig
-from dpviz.training.data import load
+from dpviz.training.data import for_config, load
 from dpviz.training.engine import DPSGD, EpochMetrics, Finished, Progress, batches, build_model, per_example_loss, train
 
 L = keras.layers
@@ -251,3 +252,36 @@ def test_measured_lower_bound_stays_below_the_theoretical_epsilon():
     audit = audit_of(config, "private")
     assert audit["theoretical_epsilon"] > 0
     assert audit["epsilon_lower"] <= audit["theoretical_epsilon"]
+
+
+def test_canaries_are_appended_counted_in_n_and_shared_by_the_pair():
+    config = TrainConfig(dataset="digits", dataset_size=300, canaries=5, batch_size=32)
+    assert config.canary_copies == (1, 4, 1, 4, 1) and config.train_size == 300 + 11
+    assert config.privacy.dataset_size == 311  # the accountant's n includes every copy
+    data = for_config(config)
+    c = data.canaries
+    assert len(data.x_train) == 311 and data.dataset_rows == 300
+    assert np.array_equal(data.x_train[300], c.x[0]) and np.all(data.x_train[301:305] == c.x[1])
+    assert np.array_equal(data.y_train[300:], np.repeat(c.y, c.copies))
+    assert len(c.reference_x) == 500 and c.reference_x.shape[1:] == data.input_shape
+    again = for_config(config)
+    assert np.array_equal(again.x_train, data.x_train) and np.array_equal(again.canaries.reference_y, c.reference_y)
+    assert for_config(config, data) is data  # a pair shares one copy
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(canaries=21), "canaries"), (dict(canaries=-1), "canaries"), (dict(canaries=2, audit=False), "canaries"),
+])
+def test_bad_canary_settings_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.slow
+def test_baseline_memorises_single_canaries_and_dp_sgd_does_not():
+    config = TrainConfig(dataset="digits", dataset_size=300, model="mlp", epochs=40, batch_size=32, learning_rate=0.25,
+                         noise_multiplier=1.0, canaries=6)
+    exposure = {kind: mean_exposure(audit_of(config, kind)["canaries"]) for kind in ("private", "baseline")}
+    assert exposure["baseline"][1] > 5.0  # of log2(501) = 9.0 bits
+    assert exposure["private"][1] < 3.0
+    assert exposure["baseline"][4] >= exposure["baseline"][1] - 0.5

@@ -104,3 +104,20 @@ def test_a_second_launch_switches_the_view_to_it(home):
     at.button(key="t_sweep_launch").click().run()
     assert not at.exception
     assert at.selectbox(key="t_view").value != first and at.selectbox(key="t_view").value.startswith("sweep-")
+
+
+def test_canaries_show_their_exposure_beside_the_audit(home):
+    at = page()
+    at.number_input(key="t_canaries").set_value(4).run()
+    at.button(key="t_launch").click().run()
+    assert not at.exception and not at.error
+    store = SqliteRunStore(home)
+    assert {r.config["canaries"] for r in store.list()} == {4}
+    deadline = time.time() + 30
+    while time.time() < deadline and any(r.active for r in store.list()):
+        time.sleep(0.1)
+    at.run()
+    assert any(m.value.startswith("Canaries (random-label examples") for m in at.markdown)
+    table = at.dataframe[-1].value
+    assert list(table["copies"]) == [1, 4, 1, 4]
+    assert set(table.columns) >= {"exposure, DP-SGD (bits)", "exposure, non-private baseline (bits)"}

@@ -56,9 +56,14 @@ def _audit(config, kind, epsilon):
     """A real audit of made-up outputs: the baseline is more confident on its members."""
     import numpy as np
 
-    from dpviz.audit import run_audit
+    from dpviz.audit import canary_report, run_audit
 
     rng = np.random.default_rng(config.seed)
     members = made_up_outputs(200, 4.0 if kind == "baseline" else 2.1, rng)
     nonmembers = made_up_outputs(200, 2.0, rng)
-    return run_audit(*members, *nonmembers, delta=config.delta, theoretical_epsilon=epsilon, seed=config.seed)
+    report = run_audit(*members, *nonmembers, delta=config.delta, theoretical_epsilon=epsilon, seed=config.seed)
+    if config.canaries:  # the baseline has memorised its canaries; the private model has not
+        references = rng.exponential(2.3, 500)
+        losses = rng.exponential(0.01 if kind == "baseline" else 2.3, config.canaries)
+        report["canaries"] = canary_report(losses, config.canary_copies, references)
+    return report

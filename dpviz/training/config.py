@@ -15,6 +15,8 @@ OPTIMIZERS = ("sgd", "adam")
 SAMPLERS = ("poisson", "shuffle")
 KINDS = ("private", "baseline")
 MAX_SYNTHETIC = 1_000_000
+MAX_CANARIES = 20
+CANARY_REPEATS = 4  # copies of every second canary; the others are inserted once
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class TrainConfig:
     dataset_size: int | None = None  # None: the dataset's whole training split
     accountant: str = "rdp"
     audit: bool = True  # membership-inference audit after training (dpviz.audit)
+    canaries: int = 0  # random-label canaries added to the training set; their exposure is audited
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -52,14 +55,28 @@ class TrainConfig:
         set_("seed", require_int("seed", self.seed, minimum=0, maximum=2**31 - 1))
         if not isinstance(self.audit, bool):
             raise ValidationError("audit", f"must be true or false, got {self.audit!r}")
+        set_("canaries", require_int("canaries", self.canaries, minimum=0, maximum=MAX_CANARIES))
+        if self.canaries and not self.audit:
+            raise ValidationError("canaries", "require the audit, which measures their exposure: turn the audit on")
         privacy = self.privacy  # validates batch size, noise, delta against the dataset size
         set_("batch_size", privacy.batch_size)
         set_("noise_multiplier", privacy.noise_multiplier)
         set_("delta", privacy.delta)
 
     @property
-    def train_size(self) -> int:
+    def base_size(self) -> int:
+        """Examples taken from the dataset (without canaries)."""
         return self.dataset_size or DATASETS[self.dataset].train_size
+
+    @property
+    def canary_copies(self) -> tuple[int, ...]:
+        """Copies of each canary in the training set: 1, CANARY_REPEATS, 1, ..."""
+        return tuple(1 if i % 2 == 0 else CANARY_REPEATS for i in range(self.canaries))
+
+    @property
+    def train_size(self) -> int:
+        """Training rows, canary copies included: the n the accountant and the sampler use."""
+        return self.base_size + sum(self.canary_copies)
 
     @property
     def privacy(self) -> PrivacyParams:

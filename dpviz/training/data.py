@@ -20,6 +20,26 @@ class DatasetUnavailable(RuntimeError):
     """A download failed; the message names the cache and the offline choices."""
 
 
+CANARY_REFERENCES = 500  # fresh random-label examples each canary's loss is ranked among
+CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Canaries:
+    """Random inputs with random labels (nothing to generalise from: a low loss means memorised),
+    and references drawn the same way but never trained on (Carlini et al. 2019, "The Secret Sharer")."""
+
+    x: np.ndarray
+    y: np.ndarray
+    copies: tuple[int, ...]
+    reference_x: np.ndarray
+    reference_y: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return sum(self.copies)
+
+
 @dataclass(frozen=True)
 class Data:
     x_train: np.ndarray
@@ -27,10 +47,41 @@ class Data:
     x_test: np.ndarray
     y_test: np.ndarray
     name: str
+    canaries: Canaries | None = None  # when set, its copies are the last `canaries.rows` training rows
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def dataset_rows(self) -> int:
+        """Training rows from the dataset itself (the audit's members come from these)."""
+        return len(self.x_train) - (self.canaries.rows if self.canaries else 0)
+
+
+def make_canaries(input_shape: tuple[int, ...], copies: tuple[int, ...], *, seed: int,
+                  references: int = CANARY_REFERENCES) -> Canaries:
+    """Uniform-noise inputs in [0, 1] with uniform labels; the same for a private run and its baseline."""
+    rng = np.random.default_rng([seed, 104729])
+    draw = lambda n: (rng.random((n, *input_shape), dtype=np.float32), rng.integers(0, CLASSES, n).astype(np.int32))  # noqa: E731
+    (x, y), (rx, ry) = draw(len(copies)), draw(references)
+    return Canaries(x, y, tuple(copies), rx, ry)
+
+
+def with_canaries(data: Data, copies: tuple[int, ...], *, seed: int) -> Data:
+    """`data` with each canary appended `copies[i]` times to the training set."""
+    canaries = make_canaries(data.input_shape, copies, seed=seed)
+    repeat = np.repeat(np.arange(len(copies)), copies)
+    return Data(np.concatenate([data.x_train, canaries.x[repeat]]), np.concatenate([data.y_train, canaries.y[repeat]]),
+                data.x_test, data.y_test, data.name, canaries)
+
+
+def for_config(config, data: Data | None = None) -> Data:
+    """The training data of a run: the dataset (or `data`) with the run's canaries, if it asks for some."""
+    data = data if data is not None else load(config.dataset, config.dataset_size)
+    if config.canaries and data.canaries is None:
+        data = with_canaries(data, config.canary_copies, seed=config.seed)
+    return data
 
 
 def keras_cache_dir() -> Path:

@@ -18,7 +18,7 @@ import os
 
 from dpviz.accountant import compute_epsilon
 from dpviz.training.config import TrainConfig
-from dpviz.training.data import Data, load
+from dpviz.training.data import Data, for_config
 from dpviz.training.engine_plan import run_plan
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
@@ -205,7 +205,7 @@ def train(
     """
     if kind not in ("private", "baseline"):
         raise ValueError(f"kind: must be 'private' or 'baseline', got {kind!r}")
-    data = data or load(config.dataset, config.dataset_size)
+    data = for_config(config, data)
     n = len(data.x_train)
     model = build_model(config.model, data.input_shape, seed=config.seed)
     optimizer = make_optimizer(config)
@@ -290,20 +290,27 @@ def probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:
 
 
 def membership_audit(model: keras.Model, data: Data, config: TrainConfig, epsilon: float | None) -> dict:
-    """Membership inference on the trained model: the same members and non-members for a pair."""
-    from dpviz.audit import run_audit, sample_indices
+    """Membership inference on the trained model (the same members and non-members for a pair), and
+    the exposure of the run's canaries if it has any."""
+    from dpviz.audit import canary_report, losses, run_audit, sample_indices
 
-    members, nonmembers = sample_indices(len(data.x_train), len(data.x_test), seed=config.seed)
-    return run_audit(
+    members, nonmembers = sample_indices(data.dataset_rows, len(data.x_test), seed=config.seed)
+    report = run_audit(
         probabilities(model, data.x_train[members]), data.y_train[members],
         probabilities(model, data.x_test[nonmembers]), data.y_test[nonmembers],
         delta=config.delta, theoretical_epsilon=epsilon, seed=config.seed,
     )
+    if data.canaries is not None:
+        c = data.canaries
+        report["canaries"] = canary_report(
+            losses(probabilities(model, c.x), c.y), c.copies, losses(probabilities(model, c.reference_x), c.reference_y)
+        )
+    return report
 
 
 def train_pair(config: TrainConfig, *, data: Data | None = None, should_stop: Callable[[], bool] = lambda: False):
     """The private run and its baseline, interleaved epoch by epoch (same data, batches and init)."""
-    data = data or load(config.dataset, config.dataset_size)
+    data = for_config(config, data)
     runs = {kind: train(config, kind, data=data, should_stop=should_stop) for kind in ("private", "baseline")}
     active = dict(runs)
     while active:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dpviz import charts
-from dpviz.audit import ATTACK_LABELS, reading
+from dpviz.audit import ATTACK_LABELS, canary_reading, reading
 
 
 def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
@@ -20,6 +20,19 @@ def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
                 "theoretical ε": audit.get("theoretical_epsilon"), "examples": a["evaluated"],
             })
     return pd.DataFrame(rows)
+
+
+def canary_table(audits: dict[str, dict]) -> pd.DataFrame:
+    """One row per canary: its copies and its exposure (bits) in each model."""
+    columns = {label: audit["canaries"]["canaries"] for label, audit in audits.items() if audit.get("canaries")}
+    if not columns:
+        return pd.DataFrame()
+    first = next(iter(columns.values()))
+    return pd.DataFrame([
+        {"canary": i + 1, "copies": canary["copies"],
+         **{f"exposure, {label} (bits)": canaries[i]["exposure"] for label, canaries in columns.items()}}
+        for i, canary in enumerate(first)
+    ])
 
 
 def render(private, baseline, *, key: str) -> None:
@@ -52,3 +65,9 @@ def render(private, baseline, *, key: str) -> None:
         "TPR @ FPR 0.1%": st.column_config.NumberColumn(format="%.4f"), "TPR @ FPR 1%": st.column_config.NumberColumn(format="%.4f"),
         "theoretical ε": st.column_config.NumberColumn(format="%.3f"),
     })
+    canaries = canary_table(audits)
+    if not canaries.empty:
+        st.markdown(canary_reading(audits.get("DP-SGD"), audits.get("non-private baseline")))
+        st.dataframe(canaries, hide_index=True, width="stretch", column_config={
+            name: st.column_config.NumberColumn(format="%.1f") for name in canaries.columns if name.startswith("exposure")
+        })

@@ -15,7 +15,7 @@ from dpviz.comparison import HYPERPARAMETER_LABELS, HYPERPARAMETERS, runs_frame,
 from dpviz.compare_charts import hyperparameter_figure
 from dpviz.runs.launcher import cancel, cancel_sweep, ensure_workers, submit_pair, submit_sweep
 from dpviz.runs.store import SqliteRunStore
-from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
+from dpviz.training.config import CANARY_REPEATS, MAX_CANARIES, MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 from dpviz.training.engine_plan import run_plan
 from dpviz.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view
@@ -37,7 +37,7 @@ def training_inputs() -> dict:
     optimizer = c[2].selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
     sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler",
                              format_func={"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}.get)
-    c = st.columns(4)
+    c = st.columns(5)
     st.session_state.setdefault("t_lr", float(shared.get("learning_rate", 0.25)))
     learning_rate = c[0].number_input("Learning rate", min_value=1e-5, max_value=100.0, key="t_lr", format="%.4g")
     shared["learning_rate"] = learning_rate
@@ -45,8 +45,13 @@ def training_inputs() -> dict:
     size = c[2].number_input(f"Training examples (max {DATASETS[dataset].train_size:,})", min_value=1, value=None,
                              step=1, key="t_size", placeholder="all", help="Leave empty to use the whole training split.")
     target = c[3].number_input("Target ε line (optional)", min_value=0.0, value=None, key="t_target", placeholder="none")
+    canaries = c[4].number_input(
+        "Canaries", min_value=0, max_value=MAX_CANARIES, value=0, step=1, key="t_canaries",
+        help=f"Random-label examples added to the training set (every second one {CANARY_REPEATS} times); the audit "
+             "measures how much each model memorised them. They count in n, so ε and the steps change slightly.",
+    )
     return dict(dataset=dataset, model=model, optimizer=optimizer, sampler=sampler, learning_rate=learning_rate,
-                seed=int(seed), dataset_size=None if size is None else int(size), target=target)
+                seed=int(seed), dataset_size=None if size is None else int(size), target=target, canaries=int(canaries))
 
 
 def build_config(privacy: dict, training: dict) -> TrainConfig:
@@ -55,6 +60,7 @@ def build_config(privacy: dict, training: dict) -> TrainConfig:
         epochs=privacy["epochs"], batch_size=privacy["batch_size"], noise_multiplier=privacy["noise_multiplier"],
         clip_norm=privacy["clip_norm"], learning_rate=training["learning_rate"], optimizer=training["optimizer"],
         sampler=training["sampler"], seed=training["seed"], delta=parse_delta(privacy["delta"]), accountant=privacy["accountant"],
+        canaries=training.get("canaries", 0),
     )
 
 
