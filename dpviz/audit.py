@@ -85,19 +85,23 @@ def mean_exposure(report: dict) -> dict[int, float]:
 
 def canary_reading(private: dict | None, baseline: dict | None) -> str:
     """One sentence on the canaries: what the baseline memorised and what DP-SGD let through."""
-    reports = {name: audit["canaries"] for name, audit in (("baseline", baseline), ("DP-SGD model", private))
-               if audit and audit.get("canaries")}
-    if not reports:
+    means = {name: mean_exposure(audit["canaries"]) for name, audit in (("baseline", baseline), ("DP-SGD model", private))
+             if audit and audit.get("canaries")}
+    if not means:
         return ""
-    first = next(iter(reports.values()))
-    means = {name: mean_exposure(report) for name, report in reports.items()}
     parts = []
-    for copies in means[next(iter(means))]:
+    for copies in next(iter(means.values())):
         figures = " vs ".join(f"{m[copies]:.1f} bits in the {name}" for name, m in means.items() if copies in m)
         parts.append(f"{'inserted once' if copies == 1 else f'inserted {copies}×'}, {figures}")
-    return (f"Canaries (random-label examples ranked among {first['references']} never trained on; about 1 bit means "
-            f"not memorised, {first['max_exposure']:.1f} bits is the most this can show): " + "; ".join(parts)
-            + ". DP-SGD's ε is per example: a canary inserted k times is a group of k, protected only at about k·ε.")
+    return "Canary exposure, " + "; ".join(parts) + "."
+
+
+def canary_explanation(report: dict) -> str:
+    """How to read exposure, for the caption under the figures."""
+    return (f"Each canary is a random-label example; its loss is ranked among {report['references']} examples drawn "
+            f"the same way and never trained on. About 1 bit: no more likely than an unseen example; "
+            f"{report['max_exposure']:.1f} bits: below every reference. DP-SGD's ε is per example: a canary inserted "
+            "k times is a group of k, protected only at about k·ε.")
 
 
 def features(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:

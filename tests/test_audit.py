@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dpviz.audit import (
-    canary_reading, canary_report, clopper_pearson, epsilon_bounds, exposure, features, learned_attack, losses,
+    canary_explanation, canary_reading, canary_report, clopper_pearson, epsilon_bounds, exposure, features, learned_attack, losses,
     loss_threshold_attack, mean_exposure, reading, run_audit, sample_indices,
 )
 from dpviz.runs.fake import made_up_outputs
@@ -97,7 +97,9 @@ def test_canary_report_and_reading():
     assert baseline["canaries"]["references"] == 500 and len(baseline["canaries"]["canaries"]) == 4
     assert mean_exposure(baseline["canaries"])[1] > 8 and mean_exposure(private["canaries"])[1] < 1.5
     text = canary_reading(private, baseline)
-    assert text.startswith("Canaries (random-label examples ranked among 500")
-    assert "inserted once, 9.0 bits in the baseline vs 1.0 bits in the DP-SGD model" in text
-    assert "inserted 4×" in text and "k·ε" in text
+    assert text.startswith("Canary exposure, inserted once, 9.0 bits in the baseline vs 1.0 bits in the DP-SGD model;")
+    assert "inserted 4×, " in text
+    assert canary_reading(private, None) == "Canary exposure, inserted once, 1.0 bits in the DP-SGD model; " \
+        "inserted 4×, 7.2 bits in the DP-SGD model."
+    assert "among 500 examples" in canary_explanation(private["canaries"]) and "k·ε" in canary_explanation(private["canaries"])
     assert canary_reading(None, None) == "" and canary_reading({"attacks": {}}, None) == ""

@@ -117,7 +117,8 @@ def test_canaries_show_their_exposure_beside_the_audit(home):
     while time.time() < deadline and any(r.active for r in store.list()):
         time.sleep(0.1)
     at.run()
-    assert any(m.value.startswith("Canaries (random-label examples") for m in at.markdown)
+    assert any(m.value.startswith("**Canary exposure, inserted once,") for m in at.markdown)
+    assert any("never trained on" in c.value for c in at.caption)
     table = at.dataframe[-1].value
     assert list(table["copies"]) == [1, 4, 1, 4]
     assert set(table.columns) >= {"exposure, DP-SGD (bits)", "exposure, non-private baseline (bits)"}

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dpviz import charts
-from dpviz.audit import ATTACK_LABELS, canary_reading, reading
+from dpviz.audit import ATTACK_LABELS, canary_explanation, canary_reading, reading
 
 
 def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
@@ -67,7 +67,8 @@ def render(private, baseline, *, key: str) -> None:
     })
     canaries = canary_table(audits)
     if not canaries.empty:
-        st.markdown(canary_reading(audits.get("DP-SGD"), audits.get("non-private baseline")))
+        st.markdown(f"**{canary_reading(audits.get('DP-SGD'), audits.get('non-private baseline'))}**")
         st.dataframe(canaries, hide_index=True, width="stretch", column_config={
             name: st.column_config.NumberColumn(format="%.1f") for name in canaries.columns if name.startswith("exposure")
         })
+        st.caption(canary_explanation(next(a["canaries"] for a in audits.values() if a.get("canaries"))))
