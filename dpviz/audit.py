@@ -83,6 +83,12 @@ def mean_exposure(report: dict) -> dict[int, float]:
     return {copies: float(np.mean(values)) for copies, values in sorted(by_copies.items())}
 
 
+def exposure_summary(report: dict) -> str:
+    """One line for the command line: mean exposure per number of copies."""
+    return f"canary exposure (bits, of {report['max_exposure']:.1f}): " + ", ".join(
+        f"{'inserted once' if copies == 1 else f'{copies} copies'} {bits:.1f}" for copies, bits in mean_exposure(report).items())
+
+
 def canary_reading(private: dict | None, baseline: dict | None) -> str:
     """One sentence on the canaries: what the baseline memorised and what DP-SGD let through."""
     means = {name: mean_exposure(audit["canaries"]) for name, audit in (("baseline", baseline), ("DP-SGD model", private))

@@ -16,7 +16,7 @@ def register(sub) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_list)
     q = runs.add_parser("show", help="one run with its metrics")
-    q.add_argument("run_id")
+    q.add_argument("run_id", help="a run id from `runs list` (a unique prefix works)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_show)
 
@@ -70,9 +70,12 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     store = _store(args)
     run = store.get(args.run_id)
-    if run is None:
-        print(f"error: run_id: no run {args.run_id!r} in {store.path}", file=sys.stderr)
-        return 2
+    if run is None:  # a unique prefix, as `runs list` prints ids and export accepts them
+        matches = [r for r in store.list() if r.id.startswith(args.run_id)] if args.run_id else []
+        if len(matches) != 1:
+            print(f"error: run_id: {args.run_id!r} matches {len(matches)} runs in {store.path}", file=sys.stderr)
+            return 2
+        run = matches[0]
     data = {**_summary(run), "config": run.config, "progress": run.progress, "final": run.final, "metrics": store.metrics(run.id)}
     if args.json:
         print(json.dumps(data))
@@ -84,6 +87,10 @@ def cmd_show(args) -> int:
         for name, a in audit["attacks"].items():
             print(f"membership inference ({name.replace('_', ' ')}): AUC {a['auc']:.3f}, advantage {a['advantage']:.3f}, "
                   f"TPR at FPR 1% {a['tpr_at_fpr']['0.01']:.3f}, epsilon >= {a['epsilon_lower']:.2f} ({audit['confidence']:.0%})")
+        if audit.get("canaries"):
+            from dpviz.audit import exposure_summary
+
+            print(exposure_summary(audit["canaries"]))
     metrics = data["metrics"]
     for i, (epoch, _) in enumerate(metrics.get("test_accuracy", [])):
         row = {name: values[i][1] for name, values in metrics.items() if i < len(values)}

@@ -60,7 +60,7 @@ def cmd_train(args) -> int:
 
         recorder = Recorder.open(args.home, config, kinds)
     from dpviz.training.data import DatasetUnavailable
-    from dpviz.audit import mean_exposure
+    from dpviz.audit import exposure_summary
     from dpviz.training.engine import EpochMetrics, Finished, train, train_pair
 
     try:
@@ -95,9 +95,7 @@ def cmd_train(args) -> int:
                             + f"; advantage {max(a['advantage'] for a in attacks.values()):.3f}; "
                             f"measured epsilon >= {event.audit['epsilon_lower']:.2f} ({event.audit['confidence']:.0%})")
                         if event.audit.get("canaries"):
-                            exposure = mean_exposure(event.audit["canaries"])
-                            print(f"[{event.run:8}] canary exposure (bits, of {event.audit['canaries']['max_exposure']:.1f}): "
-                                  + ", ".join(f"{'once' if k == 1 else f'{k} copies'} {v:.1f}" for k, v in exposure.items()))
+                            print(f"[{event.run:8}] {exposure_summary(event.audit['canaries'])}")
                     if event.epsilon_assumption and event.sampler != "poisson":
                         print(f"note: {event.epsilon_assumption}")
     except DatasetUnavailable as err:
