@@ -42,8 +42,9 @@ def training_inputs() -> dict:
     learning_rate = c[0].number_input("Learning rate", min_value=1e-5, max_value=100.0, key="t_lr", format="%.4g")
     shared["learning_rate"] = learning_rate
     seed = c[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="t_seed")
-    size = c[2].number_input(f"Training examples (max {DATASETS[dataset].train_size:,})", min_value=1, value=None,
-                             step=1, key="t_size", placeholder="all", help="Leave empty to use the whole training split.")
+    top = DATASETS[dataset].train_size
+    size = c[2].number_input("Training examples", min_value=1, value=None, step=1, key="t_size", placeholder=f"all ({top:,})",
+                             help=f"At most {top:,}. Leave empty to use the whole training split.")
     target = c[3].number_input("Target ε line (optional)", min_value=0.0, value=None, key="t_target", placeholder="none")
     canaries = c[4].number_input(
         "Canaries", min_value=0, max_value=MAX_CANARIES, value=0, step=1, key="t_canaries",
