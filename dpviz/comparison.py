@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import fields
 
 import pandas as pd
 
 from dpviz.datasets import DATASETS
+from dpviz.training.config import TrainConfig
 from dpviz.validation import ValidationError
 
 HYPERPARAMETERS = ("noise_multiplier", "clip_norm", "batch_size", "epochs", "learning_rate")
@@ -32,8 +34,12 @@ COLUMNS = (
 )
 
 
+# A run stored before a setting existed trained with that setting's default.
+CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
 def schedule_key(config: dict) -> tuple:
-    return tuple(config.get(name, 0 if name == "canaries" else None) for name in SCHEDULE)  # runs stored before canaries had none
+    return tuple(config.get(name, CONFIG_DEFAULTS[name]) for name in SCHEDULE)
 
 
 def runs_frame(runs) -> pd.DataFrame:
@@ -48,7 +54,7 @@ def runs_frame(runs) -> pd.DataFrame:
         rows.append({
             "id": run.id, "kind": run.kind, "status": run.status, "dataset": c.get("dataset"), "model": c.get("model"),
             "train_size": c.get("dataset_size") or getattr(DATASETS.get(c.get("dataset")), "train_size", None),
-            "canaries": c.get("canaries", 0),
+            "canaries": c.get("canaries", CONFIG_DEFAULTS["canaries"]),
             **{name: None if run.kind == "baseline" and name in UNUSED_BY_BASELINE else c.get(name) for name in HYPERPARAMETERS},
             "optimizer": c.get("optimizer"), "sampler": c.get("sampler"), "accountant": c.get("accountant"),
             "delta": c.get("delta"), "seed": c.get("seed"),
