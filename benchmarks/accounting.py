@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dp_accounting.pld import pld_privacy_accountant  # noqa: E402
 
 from dpviz import accountant as A  # noqa: E402
-from dpviz.landscape import batch_noise_grid, epsilon_curves, noise_epochs_grid  # noqa: E402
-from dpviz.params import PrivacyParams  # noqa: E402
+from dpviz.privacy.landscape import batch_noise_grid, epsilon_curves, noise_epochs_grid  # noqa: E402
+from dpviz.privacy.params import PrivacyParams  # noqa: E402
 
 
 def ms(fn, repeat=5):
@@ -65,7 +65,7 @@ def main():
         print(f"{setting}: {elapsed:.0f} ms, eps {eps:.4f} vs {ref:.4f} ({100 * (eps - ref) / ref:+.2f} %)  [targets <= 100 ms, <= 1 %]")
 
     print("== app import path")
-    code = "import sys, time; t=time.perf_counter(); import dpviz.budget, dpviz.ui.budget_view, dpviz.ui.settings; " \
+    code = "import sys, time; t=time.perf_counter(); import dpviz.privacy.budget, dpviz.ui.budget_view, dpviz.ui.settings; " \
            "print(f'{(time.perf_counter()-t):.2f} s', 'tensorflow loaded' if 'tensorflow' in sys.modules else 'tensorflow not loaded')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     print("import of the home page's modules:", out.stdout.strip() or out.stderr.strip()[-300:])

@@ -11,13 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dpviz import export  # noqa: E402
-from dpviz.compare_charts import chart_figure  # noqa: E402
-from dpviz.comparison import chart_table, runs_frame, select  # noqa: E402
+from dpviz.compare import export  # noqa: E402
+from dpviz.compare.figures import chart_figure  # noqa: E402
+from dpviz.compare.tables import chart_table, runs_frame, select  # noqa: E402
 from dpviz.runs.store import SqliteRunStore  # noqa: E402
-from dpviz.sweep import expand, parse_axis  # noqa: E402
 from dpviz.training.config import TrainConfig  # noqa: E402
-from tests.conftest import record_pair  # noqa: E402
+from dpviz.training.fake import record_pair  # noqa: E402
+from dpviz.training.sweep import expand, parse_axis  # noqa: E402
 
 
 def main():

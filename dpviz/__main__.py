@@ -1,5 +1,3 @@
-import sys
+from dpviz.cli.main import run
 
-from dpviz.cli import main
-
-sys.exit(main())
+run()

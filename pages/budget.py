@@ -12,7 +12,7 @@ values = privacy_inputs(page="budget")
 sync_url()
 
 # dp-accounting (with scipy) takes ~0.7 s to import on a fresh server: the sidebar above is sent first.
-from dpviz.budget import explore  # noqa: E402
+from dpviz.privacy.budget import explore  # noqa: E402
 from dpviz.ui import budget_view  # noqa: E402
 
 try:

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dpviz.ui import runs_view
-from dpviz.ui.runs_state import get_store
 from dpviz.ui.entry import require_app
+from dpviz.ui.runs_state import get_store
 
 require_app(__file__)
 st.title("Compare runs")

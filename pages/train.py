@@ -3,9 +3,9 @@
 import streamlit as st
 
 from dpviz.ui import train_view
+from dpviz.ui.entry import require_app
 from dpviz.ui.runs_state import get_store
 from dpviz.ui.settings import privacy_inputs
-from dpviz.ui.entry import require_app
 
 require_app(__file__)
 st.title("Train DP-SGD against its baseline")

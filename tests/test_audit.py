@@ -7,10 +7,22 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dpviz.audit import (
-    canary_explanation, canary_reading, canary_report, clopper_pearson, epsilon_bounds, exposure, features, learned_attack, losses,
-    loss_threshold_attack, mean_exposure, reading, run_audit, sample_indices,
+    canary_explanation,
+    canary_reading,
+    canary_report,
+    clopper_pearson,
+    epsilon_bounds,
+    exposure,
+    features,
+    learned_attack,
+    loss_threshold_attack,
+    losses,
+    mean_exposure,
+    reading,
+    run_audit,
+    sample_indices,
 )
-from dpviz.runs.fake import made_up_outputs
+from dpviz.training.fake import made_up_outputs
 
 RNG = np.random.default_rng(0)
 

@@ -40,7 +40,7 @@ def server(tmp_path):
     port = free_port()
     env = {**os.environ, "DPVIZ_HOME": str(tmp_path / "home"), "DPVIZ_MAX_WORKERS": "2", "TMPDIR": str(tmp_path)}
     env.pop("DPVIZ_TRAINER", None)  # the real engine
-    log = open(tmp_path / "streamlit.log", "wb")
+    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - the server writes it until the fixture ends
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],

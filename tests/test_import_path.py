@@ -1,11 +1,73 @@
-"""What the pages load: never TensorFlow (3-6 s, and only workers train), and the home page's
-sidebar loads no dp-accounting, so a fresh server draws it while dp-accounting imports."""
+"""What each module loads when imported.
 
+- No module outside `dpviz/ui/` (and the pages and app.py) imports streamlit, anywhere.
+- Importing any module loads no TensorFlow or Keras, except the engine and ghost clipping: the
+  pages, the CLI's argument checks and the workers' start-up stay fast (TensorFlow takes 3-6 s).
+- The home page's sidebar loads no dp-accounting, so a fresh server draws it while dp-accounting imports.
+"""
+
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "dpviz"
+TENSORFLOW_MODULES = {"dpviz.training.engine", "dpviz.training.ghost"}
+HEAVY = {"tensorflow", "keras", "jax"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path, *, top_level_only: bool) -> set[str]:
+    """Modules `path` imports: at module level only, or anywhere (functions included)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in MODULES}
+    return found
+
+
+def closure(name: str) -> set[str]:
+    """Everything importing `name` loads at module level (third-party packages by their top-level name)."""
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in MODULES:
+            parents = [".".join(current.split(".")[:i]) for i in range(1, current.count(".") + 1)]
+            todo += [p for p in parents if p in MODULES]
+            todo += list(imports(MODULES[current], top_level_only=True))
+    return {m if m in MODULES else m.split(".")[0] for m in seen}
+
+
+def test_the_walk_sees_imports():
+    assert "tensorflow" in closure("dpviz.training.engine") and "dp_accounting" in closure("dpviz.privacy.budget")
+
+
+def test_streamlit_only_in_ui():
+    for name, path in MODULES.items():
+        if not name.startswith("dpviz.ui"):
+            assert not any(m.split(".")[0] == "streamlit" for m in imports(path, top_level_only=False)), name
+
+
+def test_no_module_but_the_engine_loads_tensorflow_on_import():
+    for name in MODULES:
+        if name not in TENSORFLOW_MODULES:
+            assert not closure(name) & HEAVY, f"{name} loads {closure(name) & HEAVY} on import"
 
 
 def loaded(*modules: str) -> set[str]:
@@ -16,13 +78,14 @@ def loaded(*modules: str) -> set[str]:
 
 def test_pages_never_import_tensorflow():
     modules = loaded(
-        "dpviz.budget", "dpviz.charts", "dpviz.ui.budget_view", "dpviz.ui.train_view", "dpviz.ui.runs_view",
-        "dpviz.ui.audit_view", "dpviz.export", "dpviz.runs.launcher",
+        "dpviz.privacy.budget", "dpviz.privacy.figures", "dpviz.compare.figures", "dpviz.ui.budget_view",
+        "dpviz.ui.train_view", "dpviz.ui.runs_view", "dpviz.ui.audit_view", "dpviz.compare.export",
+        "dpviz.runs.launcher", "dpviz.cli.main",
     )
     assert "streamlit" in modules and "dp_accounting" in modules  # the check sees what was imported
-    assert "tensorflow" not in modules and "keras" not in modules
+    assert not modules & HEAVY
 
 
 def test_home_sidebar_loads_no_dp_accounting():
-    modules = loaded("dpviz.ui.entry", "dpviz.ui.settings", "dpviz.validation")
+    modules = loaded("dpviz.ui.entry", "dpviz.ui.settings", "dpviz.validation", "dpviz.privacy")
     assert "dp_accounting" not in modules and "scipy" not in modules

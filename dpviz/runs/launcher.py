@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from dpviz.runs.store import SqliteRunStore
+from dpviz.training.config import schedule_key
 
 ROOT = Path(__file__).resolve().parents[2]
 STALE_HEARTBEAT_SECONDS = 600
@@ -76,12 +77,11 @@ def ensure_workers(store: SqliteRunStore) -> int:
 
 
 def spawn_worker(store: SqliteRunStore) -> int:
-    log = open(store.home / "worker.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker"],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-    )
-    log.close()
+    with open(store.home / "worker.log", "ab") as log:  # the child keeps its own handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
     _children.append(process)
     store.register_worker(process.pid)
     return process.pid
@@ -107,8 +107,6 @@ def submit_sweep(store: SqliteRunStore, configs) -> str:
     Each baseline is queued right after the first cell that needs it, so the first finished pair
     can be compared while the rest of the grid trains.
     """
-    from dpviz.comparison import schedule_key
-
     sweep_id = "sweep-" + uuid.uuid4().hex[:8]
     queued_baselines = set()
     for config in configs:

@@ -18,7 +18,7 @@ class Recorder:
         self._last_beat: dict[str, float] = {}
 
     @classmethod
-    def open(cls, home, config, kinds) -> "Recorder":
+    def open(cls, home, config, kinds) -> Recorder:
         """New running rows for a command-line run (it trains in this process)."""
         store = SqliteRunStore(home)
         group = None

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dpviz.validation import ValidationError
+
 SCHEMA_VERSION = 1
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "diverged", "interrupted")
 ACTIVE = ("queued", "running")
@@ -46,6 +48,18 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE TABLE IF NOT EXISTS workers (pid INTEGER PRIMARY KEY, started_at REAL NOT NULL);
 """
+
+
+def match_ids(ids, prefix: str, *, field: str = "run_id") -> str:
+    """The one id in `ids` that starts with `prefix` (ids as `runs list` prints them; prefixes welcome).
+
+    Raises:
+      ValidationError: naming `field` when no id or several ids match.
+    """
+    matches = [i for i in ids if prefix and i.startswith(prefix)]
+    if len(matches) != 1:
+        raise ValidationError(field, f"{prefix!r} matches {len(matches)} stored runs (give an id from `runs list`)")
+    return matches[0]
 
 
 def default_home() -> Path:
@@ -147,10 +161,6 @@ class SqliteRunStore:
             else:
                 db.execute("UPDATE runs SET heartbeat_at = ?, progress = ? WHERE id = ?", (time.time(), json.dumps(progress), run_id))
 
-    def set_device(self, run_id: str, device: str) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE runs SET device = ? WHERE id = ?", (device, run_id))
-
     def add_epoch(self, run_id: str, epoch: int, metrics: dict) -> None:
         rows = [(run_id, epoch, name, None if value is None else float(value))
                 for name, value in metrics.items() if isinstance(value, (int, float)) or value is None]
@@ -202,9 +212,20 @@ class SqliteRunStore:
 
     # ------------------------------------------------------------ reading
     def get(self, run_id: str) -> Run | None:
+        """The run with exactly this id, or None."""
         with self._connect() as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _run(row) if row else None
+
+    def resolve(self, prefix: str) -> Run:
+        """The run whose id is `prefix` or the only one starting with it.
+
+        Raises:
+          ValidationError: (field "run_id") when none or several match.
+        """
+        with self._connect() as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM runs WHERE id >= ? ORDER BY id", (prefix,))]
+        return self.get(match_ids(ids, prefix))
 
     def list(self, *, status: str | None = None, group_id: str | None = None, sweep_id: str | None = None,
              limit: int | None = None) -> list[Run]:

@@ -1,13 +1,15 @@
-"""A training run's configuration, validated before TensorFlow loads."""
+"""A training run's configuration, validated before TensorFlow loads, and what follows from it:
+its schedule of steps (`run_plan`) and the settings a non-private baseline depends on (`schedule_key`)."""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 
-from dpviz.accountant_names import ACCOUNTANTS
 from dpviz.datasets import DATASETS
-from dpviz.params import PrivacyParams
+from dpviz.privacy.labels import ACCOUNTANTS
+from dpviz.privacy.params import PrivacyParams
 from dpviz.validation import ValidationError, require_choice, require_float, require_int
 
 MODELS = ("cnn", "mlp", "logreg")
@@ -92,9 +94,40 @@ class TrainConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValidationError(sorted(unknown)[0], "is not a training setting")
         return cls(**data)
+
+
+HYPERPARAMETERS = ("noise_multiplier", "clip_norm", "batch_size", "epochs", "learning_rate")
+HYPERPARAMETER_LABELS = {
+    "noise_multiplier": "noise multiplier σ", "clip_norm": "clip norm C", "batch_size": "batch size",
+    "epochs": "epochs", "learning_rate": "learning rate",
+}
+# What a non-private baseline's training depends on: noise and clipping do not touch it.
+SCHEDULE = ("dataset", "dataset_size", "model", "epochs", "batch_size", "learning_rate", "optimizer", "momentum",
+            "sampler", "seed", "canaries")
+UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm")
+# A run stored before a setting existed trained with that setting's default.
+CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
+def schedule_key(config: dict) -> tuple:
+    """Runs with equal keys train identical baselines (a stored config's missing settings take their defaults)."""
+    return tuple(config.get(name, CONFIG_DEFAULTS[name]) for name in SCHEDULE)
+
+
+def run_plan(config: TrainConfig) -> list[tuple[int, int, int]]:
+    """[(epoch, steps done at its end, steps in it)]: ceil(n/b) steps an epoch, ceil(epochs n / b) in all."""
+    per_epoch = math.ceil(config.train_size / config.batch_size)
+    total = config.privacy.steps
+    plan, done, epoch = [], 0, 0
+    while done < total:
+        epoch += 1
+        steps = min(per_epoch, total - done)
+        done += steps
+        plan.append((epoch, done, steps))
+    return plan

@@ -9,17 +9,15 @@ the same batches from the same initial weights, with the unclipped, noiseless su
 from __future__ import annotations
 
 import math
+import os
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-import os
-
-from dpviz.accountant import compute_epsilon
-from dpviz.training.config import TrainConfig
+from dpviz.privacy.accountant import compute_epsilon
+from dpviz.training.config import TrainConfig, run_plan
 from dpviz.training.data import Data, for_config
-from dpviz.training.engine_plan import run_plan
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,6 +27,11 @@ import tensorflow as tf  # noqa: E402
 from dpviz.training import ghost  # noqa: E402
 
 EVAL_BATCH = 1024
+ASSUMPTIONS = {  # what a private run's reported epsilon rests on, by sampler
+    "poisson": "Poisson sampling, as the accountant assumes",
+    "shuffle": "shuffled fixed-size batches: the reported epsilon assumes Poisson sampling and does not strictly "
+               "apply; epsilon_no_amplification is the guarantee without sampling amplification",
+}
 
 
 # ---------------------------------------------------------------- models
@@ -191,6 +194,43 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, f
     return loss_sum / len(x), correct / len(x)
 
 
+class EpochTally:
+    """One run's running sums within an epoch, and the EpochMetrics they make at its end."""
+
+    def __init__(self, config: TrainConfig, kind: str, data: Data, model: keras.Model):
+        self.config, self.kind, self.data, self.model = config, kind, data, model
+        self.start = time.perf_counter()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.seen = self.correct = 0
+        self.loss_sum = self.train_time = 0.0
+
+    def add(self, batch_loss: float, correct: int, examples: int, seconds: float) -> None:
+        self.loss_sum += batch_loss
+        self.correct += correct
+        self.seen += examples
+        self.train_time += seconds
+
+    def close(self, epoch: int, steps_done: int) -> EpochMetrics:
+        """Evaluate on the test split, account epsilon for the steps so far (private runs), start afresh."""
+        test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test)
+        eps = eps_na = None
+        if self.kind == "private":
+            c = self.config
+            spent = c.privacy.replace(epochs=steps_done * c.batch_size / len(self.data.x_train))
+            report = compute_epsilon(spent, c.accountant)
+            eps, eps_na = report.epsilon, report.epsilon_no_amplification
+        metrics = EpochMetrics(
+            run=self.kind, epoch=epoch, train_loss=self.loss_sum / max(self.seen, 1),
+            train_accuracy=self.correct / max(self.seen, 1), test_loss=test_loss, test_accuracy=test_acc, epsilon=eps,
+            examples_per_second=self.seen / self.train_time if self.train_time > 0 else 0.0,
+            elapsed_s=time.perf_counter() - self.start, steps=steps_done, epsilon_no_amplification=eps_na,
+        )
+        self._reset()
+        return metrics
+
+
 def train(
     config: TrainConfig,
     kind: str = "private",
@@ -199,55 +239,42 @@ def train(
     should_stop: Callable[[], bool] = lambda: False,
     progress_every: int = 10,
 ) -> Iterator[EpochMetrics | Progress | Finished]:
-    """Train one run, yielding Progress every few steps, EpochMetrics after each epoch, then Finished.
+    """Train one run of `config`: DP-SGD (`kind="private"`) or its non-private baseline.
 
-    Stop early by returning True from `should_stop` (checked every step) or by closing the generator.
+    Args:
+      config: the validated run configuration.
+      kind: "private" or "baseline".
+      data: the training and test arrays (default: loaded from `config`, with its canaries).
+      should_stop: checked every step; True ends the run as "cancelled" (closing the generator also stops it).
+      progress_every: steps between Progress events.
+
+    Returns:
+      A generator of Progress every few steps, EpochMetrics after each epoch, then one Finished
+      (with the membership-inference audit for a completed run when `config.audit`).
+
+    Raises:
+      ValueError: for an unknown kind.
+      DatasetUnavailable: when a Keras dataset cannot be downloaded.
     """
     if kind not in ("private", "baseline"):
         raise ValueError(f"kind: must be 'private' or 'baseline', got {kind!r}")
     data = for_config(config, data)
-    n = len(data.x_train)
     model = build_model(config.model, data.input_shape, seed=config.seed)
     optimizer = make_optimizer(config)
     dp = DPSGD(model, clip_norm=config.clip_norm, noise_multiplier=config.noise_multiplier,
                expected_batch_size=config.batch_size, seed=config.seed)
     gradients = dp.private_gradients if kind == "private" else dp.baseline_gradients
-    apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, dp.variables)))
+    apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, dp.variables, strict=True)))
     total_steps = config.privacy.steps
     device = device_name()
-    assumption = (
-        "Poisson sampling, as the accountant assumes" if config.sampler == "poisson"
-        else "shuffled fixed-size batches: the reported epsilon assumes Poisson sampling and does not strictly "
-             "apply; epsilon_no_amplification is the guarantee without sampling amplification"
-    )
-    start = time.perf_counter()
-    train_time = 0.0
-    seen = loss_sum = correct = 0
-    epoch_examples = 0
+    tally = EpochTally(config, kind, data, model)
     current_epoch, last_step, last = 1, 0, None
     status, error = "completed", None
     x_train, y_train = data.x_train, data.y_train
 
-    def epoch_end(epoch, steps_done):
-        nonlocal seen, loss_sum, correct, epoch_examples, train_time
-        test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
-        eps = eps_na = None
-        if kind == "private":
-            report = compute_epsilon(config.privacy.replace(epochs=steps_done * config.batch_size / n), config.accountant)
-            eps, eps_na = report.epsilon, report.epsilon_no_amplification
-        metrics = EpochMetrics(
-            run=kind, epoch=epoch, train_loss=loss_sum / max(seen, 1), train_accuracy=correct / max(seen, 1),
-            test_loss=test_loss, test_accuracy=test_acc, epsilon=eps,
-            examples_per_second=epoch_examples / train_time if train_time > 0 else 0.0,
-            elapsed_s=time.perf_counter() - start, steps=steps_done, epsilon_no_amplification=eps_na,
-        )
-        seen = loss_sum = correct = epoch_examples = 0
-        train_time = 0.0
-        return metrics
-
-    for epoch, step, idx in batches(config, n):
+    for epoch, step, idx in batches(config, len(x_train)):
         if epoch != current_epoch:
-            last = epoch_end(current_epoch, last_step)
+            last = tally.close(current_epoch, last_step)
             yield last
             current_epoch = epoch
         if should_stop():
@@ -258,20 +285,19 @@ def train(
         grads, losses, logits = gradients(tf.constant(xb), tf.constant(yb))
         apply(grads)
         batch_loss = float(tf.reduce_sum(losses))
-        train_time += time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
         if len(idx):
             if not math.isfinite(batch_loss):
                 status, error = "diverged", f"loss became {batch_loss} at step {step} (epoch {epoch})"
                 break
-            loss_sum += batch_loss
-            correct += int(np.sum(np.argmax(logits.numpy(), 1) == yb))
-            seen += len(idx)
-            epoch_examples += len(idx)
+            tally.add(batch_loss, int(np.sum(np.argmax(logits.numpy(), 1) == yb)), len(idx), seconds)
+        else:
+            tally.train_time += seconds
         last_step = step
         if step % progress_every == 0 or step == total_steps:
             yield Progress(kind, epoch, step, total_steps)
-    if status == "completed" or (seen and status != "diverged"):
-        last = epoch_end(current_epoch, last_step)
+    if status == "completed" or (tally.seen and status != "diverged"):
+        last = tally.close(current_epoch, last_step)
         yield last
     report = None
     if status == "completed" and config.audit:
@@ -279,7 +305,7 @@ def train(
     yield Finished(
         run=kind, status=status, device=device, sampler=config.sampler, accountant=config.accountant,
         epochs_run=last.epoch if last else 0, steps=last_step, error=error,
-        final=last.to_dict() if last else {}, epsilon_assumption=assumption if kind == "private" else "",
+        final=last.to_dict() if last else {}, epsilon_assumption=ASSUMPTIONS[config.sampler] if kind == "private" else "",
         audit=report,
     )
 
@@ -309,7 +335,19 @@ def membership_audit(model: keras.Model, data: Data, config: TrainConfig, epsilo
 
 
 def train_pair(config: TrainConfig, *, data: Data | None = None, should_stop: Callable[[], bool] = lambda: False):
-    """The private run and its baseline, interleaved epoch by epoch (same data, batches and init)."""
+    """The private run and its baseline on the same data, batches and initial weights.
+
+    Args:
+      config: the validated run configuration (noise and clipping apply to the private run only).
+      data: as for `train`.
+      should_stop: as for `train`, shared by both runs.
+
+    Returns:
+      A generator of both runs' events, interleaved epoch by epoch; each run ends with its Finished.
+
+    Raises:
+      DatasetUnavailable: when a Keras dataset cannot be downloaded.
+    """
     data = for_config(config, data)
     runs = {kind: train(config, kind, data=data, should_stop=should_stop) for kind in ("private", "baseline")}
     active = dict(runs)

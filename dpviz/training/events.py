@@ -1,9 +1,13 @@
-"""What a training run reports as it goes (plain data: no TensorFlow)."""
+"""What a training run reports as it goes (plain data: no TensorFlow), and the `Trainer` contract
+that the real engine and its test double both keep."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
 
 @dataclass
 class EpochMetrics:
@@ -53,3 +57,17 @@ class Finished:
         return asdict(self)
 
 
+@runtime_checkable
+class Trainer(Protocol):
+    """Trains one run of a config as `kind` ("private" or "baseline"), yielding its events.
+
+    The contract (tests/training/test_trainer_contract.py holds every implementation to it):
+    Progress events as steps finish, one EpochMetrics per epoch of `config.training.run_plan`, then
+    exactly one Finished, last. A private run's EpochMetrics carry epsilon; a baseline's do not.
+    `should_stop` returning True ends the run early with status "cancelled".
+    """
+
+    def __call__(
+        self, config, kind: str = "private", *, data=None, should_stop: Callable[[], bool] = ...,
+        progress_every: int = ...,
+    ) -> Iterator[EpochMetrics | Progress | Finished]: ...

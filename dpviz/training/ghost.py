@@ -17,11 +17,9 @@ import keras
 import tensorflow as tf
 
 
-class Unsupported(Exception):
-    """A trainable layer ghost clipping does not handle; the engine falls back to vectorized_map."""
-
-
 def supports(layer) -> bool:
+    """Whether ghost clipping handles this layer; the engine falls back to vectorized_map for a model
+    with any layer that is not."""
     if not layer.trainable_weights:
         return True
     if isinstance(layer, keras.layers.Dense):
@@ -31,9 +29,7 @@ def supports(layer) -> bool:
             layer.activation in (None, keras.activations.linear) and tuple(layer.dilation_rate) == (1, 1)
             and layer.groups == 1 and layer.data_format == "channels_last"
         )
-    if isinstance(layer, keras.layers.Embedding):
-        return True
-    return False
+    return isinstance(layer, keras.layers.Embedding)
 
 
 def _rows(a: tf.Tensor) -> tf.Tensor:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dpviz import charts
 from dpviz.audit import ATTACK_LABELS, canary_explanation, canary_reading, reading
+from dpviz.compare import figures
 
 
 def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
@@ -50,7 +50,7 @@ def render(private, baseline, *, key: str) -> None:
     if sentence:
         (st.warning if sentence.startswith("Warning") else st.info)(sentence)
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.roc_figure(audits), key=f"roc_{key}")
+    left.plotly_chart(figures.roc_figure(audits), key=f"roc_{key}")
     first = next(iter(audits.values()))
     right.markdown(
         f"**{first['members']:,} members** (training examples) against **{first['nonmembers']:,} non-members** "

@@ -6,18 +6,16 @@ import math
 
 import streamlit as st
 
-from dpviz import charts
-from dpviz.accountant_names import ACCOUNTANT_LABELS
-from dpviz.budget import BudgetView, format_epsilon, privacy_statement
-from dpviz.calibration import calibrate_noise, max_epochs
-from dpviz.landscape import batch_noise_grid
+from dpviz.privacy import figures
+from dpviz.privacy.budget import BudgetView, privacy_statement, solve_target
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
+from dpviz.ui.common import invalid_banner
 from dpviz.ui.settings import set_value
 from dpviz.validation import ValidationError
 
 
 def show_error(err: ValidationError) -> None:
-    label = err.field.replace("_", " ")
-    st.error(f"**{label}**: {err.message}. Fix it in the sidebar; nothing else has changed.", icon="⚠️")
+    invalid_banner(err, "Fix it in the sidebar; nothing else has changed.")
 
 
 def render(view: BudgetView, values: dict) -> None:
@@ -34,13 +32,12 @@ def render(view: BudgetView, values: dict) -> None:
         st.warning(warning)
     st.markdown(privacy_statement(view, clip_norm=values["clip_norm"]))
 
-
     left, right = st.columns(2)
     with left:
         st.subheader("Epsilon after each epoch")
         if view.curves:
             log_y = st.toggle("Log scale", value=True, key="curve_log")
-            figure = charts.epsilon_curve_figure(view.curves, target_epsilon=st.session_state.get("target_epsilon"), log_y=log_y)
+            figure = figures.epsilon_curve_figure(view.curves, target_epsilon=st.session_state.get("target_epsilon"), log_y=log_y)
             st.plotly_chart(figure, key="curve")
             st.caption(
                 "Older TF Privacy tutorials printed the legacy RDP conversion: that is why they quote larger epsilons "
@@ -52,16 +49,16 @@ def render(view: BudgetView, values: dict) -> None:
         st.subheader("Landscape: noise × epochs")
         grid = view.landscape
         st.plotly_chart(
-            charts.landscape_figure(grid, current=(view.params.epochs, view.params.noise_multiplier)), key="landscape"
+            figures.landscape_figure(grid, current=(view.params.epochs, view.params.noise_multiplier)), key="landscape"
         )
         st.caption("RDP accountant; white lines: ε = 1, 3, 8; ✕ marks the current setting.")
 
     _target_helper(view)
     with st.expander("Landscape: batch size × noise (at the current epochs)"):
         if st.toggle("Compute (about half a second: every cell is its own sampling rate)", key="show_batch_grid"):
-            grid = batch_noise_grid(view.params)
+            grid = view.batch_landscape
             st.plotly_chart(
-                charts.landscape_figure(grid, current=(view.params.noise_multiplier, view.params.batch_size)), key="batchgrid"
+                figures.landscape_figure(grid, current=(view.params.noise_multiplier, view.params.batch_size)), key="batchgrid"
             )
 
 
@@ -73,14 +70,15 @@ def _target_helper(view: BudgetView) -> None:
     key = (p.dataset_size, p.batch_size, p.epochs, p.delta, target, accountant)
     if c1.button("Solve", key="calibrate", help="dp-accounting's calibration; takes a fraction of a second"):
         try:
-            st.session_state["solved"] = (key, _solve(p, target, accountant))
+            st.session_state["solved"] = (key, solve_target(view, target))
         except (ValidationError, ValueError) as err:
             c2.error(f"Could not calibrate: {err}")
     solved = st.session_state.get("solved")
     if not solved or solved[0] != key:
         c2.caption("Type a target ε and press Solve: the noise multiplier that reaches it, and how many epochs fit.")
         return
-    sigma, budget, at_sigma = solved[1]
+    solution = solved[1]
+    sigma, budget, at_sigma = solution.noise_multiplier, solution.epoch_budget, solution.at_noise_multiplier
     applied = math.ceil(sigma * 100) / 100
     c2.write(f"σ = **{sigma:.3f}** gives ε ≤ {target:g} at δ = {p.delta:g} over {p.epochs:g} epochs ({accountant}).")
     if applied <= 10:
@@ -93,17 +91,3 @@ def _target_helper(view: BudgetView) -> None:
         c3.write(f"At σ = {at_sigma:g}, not even one step fits within ε = {target:g}.")
     else:
         c3.write(f"At σ = {at_sigma:g}, at most **{budget.epochs:g} epochs** ({budget.steps:,} steps) fit within ε = {target:g}.")
-
-
-def _solve(p, target: float, accountant: str):
-    sigma = calibrate_noise(
-        target_epsilon=target, dataset_size=p.dataset_size, batch_size=p.batch_size, epochs=p.epochs,
-        target_delta=p.delta, accountant=accountant,
-    )
-    budget = None
-    if p.noise_multiplier > 0:
-        budget = max_epochs(
-            target_epsilon=target, dataset_size=p.dataset_size, batch_size=p.batch_size,
-            noise_multiplier=p.noise_multiplier, target_delta=p.delta, accountant=accountant,
-        )
-    return sigma, budget, p.noise_multiplier

@@ -8,16 +8,15 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dpviz.budget import format_epsilon
-from dpviz.compare_charts import chart_figure
-from dpviz.comparison import (
-    HYPERPARAMETER_LABELS, HYPERPARAMETERS, chart_table, filter_frame, run_label, runs_frame, select,
-    varying_hyperparameter,
-)
-from dpviz.export import FORMATS, IMAGE_FORMATS, MIME, ExportUnavailable, export_bytes
+from dpviz.compare.export import FORMATS, IMAGE_FORMATS, MIME, ExportUnavailable, export_bytes
+from dpviz.compare.figures import chart_figure
+from dpviz.compare.tables import chart_table, filter_frame, run_label, runs_frame, select, varying_hyperparameter
+from dpviz.privacy.labels import format_epsilon
 from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
+from dpviz.training.config import HYPERPARAMETER_LABELS, HYPERPARAMETERS
 from dpviz.ui import audit_view
+from dpviz.ui.common import column_config
 
 MAX_DEFAULT_SELECTION = 30
 TABLE_COLUMNS = ["id", "kind", "status", "dataset", "model", "noise_multiplier", "clip_norm", "batch_size", "epochs",
@@ -55,24 +54,6 @@ def table(shown: pd.DataFrame, total: int) -> None:
         shown[TABLE_COLUMNS], hide_index=True, width="stretch", key="r_table",
         column_config=column_config(),
     )
-
-
-def column_config() -> dict:
-    """How run columns read in every table (Runs page and the Train page's sweep view)."""
-    return {
-        "id": st.column_config.TextColumn("run", width="small"),
-        "noise_multiplier": st.column_config.NumberColumn("σ", format="%.3g"),
-        "clip_norm": st.column_config.NumberColumn("clip C", format="%.3g"),
-        "batch_size": st.column_config.NumberColumn("batch"),
-        "epochs": st.column_config.NumberColumn("epochs", format="%.3g"),
-        "learning_rate": st.column_config.NumberColumn("lr", format="%.3g"),
-        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="percent", min_value=0, max_value=1),
-        "epsilon": st.column_config.NumberColumn("ε", format="%.3f"),
-        "duration_s": st.column_config.NumberColumn("time (s)", format="%.0f"),
-        "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-        "sweep_id": st.column_config.TextColumn("sweep"),
-        "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1),
-    }
 
 
 def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dpviz.accountant_names import ACCOUNTANT_LABELS, ACCOUNTANTS
 from dpviz.datasets import DATASETS
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS
 
 PRESETS = {name: info.train_size for name, info in DATASETS.items() if name != "synthetic"}
 PRESET_LABELS = {**{name: f"{DATASETS[name].label} · {size:,}" for name, size in PRESETS.items()}, "custom": "Custom size"}

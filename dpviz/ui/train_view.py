@@ -8,22 +8,30 @@ import time
 
 import streamlit as st
 
-from dpviz import charts
-from dpviz.budget import format_epsilon
+from dpviz.compare import figures
+from dpviz.compare.figures import hyperparameter_figure
+from dpviz.compare.tables import runs_frame, varying_hyperparameter
 from dpviz.datasets import DATASETS
-from dpviz.comparison import HYPERPARAMETER_LABELS, HYPERPARAMETERS, runs_frame, varying_hyperparameter
-from dpviz.compare_charts import hyperparameter_figure
+from dpviz.privacy.labels import format_epsilon
 from dpviz.runs.launcher import cancel, cancel_sweep, ensure_workers, submit_pair, submit_sweep
 from dpviz.runs.store import SqliteRunStore
-from dpviz.training.config import CANARY_REPEATS, MAX_CANARIES, MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
-from dpviz.training.engine_plan import run_plan
-from dpviz.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
+from dpviz.training.config import (
+    CANARY_REPEATS,
+    HYPERPARAMETER_LABELS,
+    HYPERPARAMETERS,
+    MAX_CANARIES,
+    MODELS,
+    OPTIMIZERS,
+    SAMPLERS,
+    TrainConfig,
+    run_plan,
+)
+from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view
-from dpviz.ui.runs_view import column_config
+from dpviz.ui.common import MODEL_LABELS, SAMPLER_LABELS, column_config, invalid_banner
 from dpviz.ui.settings import parse_delta, settings
 from dpviz.validation import ValidationError
 
-TRAIN_DATASETS = ("digits", "synthetic", "mnist", "fashion_mnist", "cifar10")
 POLL_SECONDS = 1.0
 
 
@@ -31,12 +39,12 @@ def training_inputs() -> dict:
     """Dataset, model and optimisation settings (the privacy ones come from the shared sidebar)."""
     shared = settings()
     c = st.columns(4)
-    dataset = c[0].selectbox("Dataset", TRAIN_DATASETS, key="t_dataset", format_func=lambda d: DATASETS[d].label)
+    dataset = c[0].selectbox("Dataset", tuple(DATASETS), key="t_dataset", format_func=lambda d: DATASETS[d].label)
     st.session_state.setdefault("t_model", "mlp")
-    model = c[1].selectbox("Model", MODELS, key="t_model", format_func={"cnn": "CNN (tutorial)", "mlp": "MLP", "logreg": "Logistic regression"}.get)
+    model = c[1].selectbox("Model", MODELS, key="t_model", format_func=MODEL_LABELS.get)
     optimizer = c[2].selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
     sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler",
-                             format_func={"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}.get)
+                             format_func=SAMPLER_LABELS.get)
     c = st.columns(5)
     st.session_state.setdefault("t_lr", float(shared.get("learning_rate", 0.25)))
     learning_rate = c[0].number_input("Learning rate", min_value=1e-5, max_value=100.0, key="t_lr", format="%.4g")
@@ -66,7 +74,7 @@ def build_config(privacy: dict, training: dict) -> TrainConfig:
 
 
 def _invalid(err: ValidationError) -> None:
-    st.error(f"**{err.field.replace('_', ' ')}**: {err.message}. Nothing was started.", icon="⚠️")
+    invalid_banner(err, "Nothing was started.")
 
 
 def launch(store: SqliteRunStore, privacy: dict, training: dict) -> None:
@@ -187,10 +195,10 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
             with col:
                 _run_status(store, run, series[kind])
         left, middle, right = st.columns(3)
-        left.plotly_chart(charts.training_figure(series, "accuracy", title="Accuracy"), key="acc")
-        middle.plotly_chart(charts.training_figure(series, "loss", title="Loss"), key="loss")
+        left.plotly_chart(figures.training_figure(series, "accuracy", title="Accuracy"), key="acc")
+        middle.plotly_chart(figures.training_figure(series, "loss", title="Loss"), key="loss")
         private = {k: v for k, v in series.items() if k == "private"}
-        right.plotly_chart(charts.training_figure(private, "epsilon", title="ε spent", target=target), key="eps")
+        right.plotly_chart(figures.training_figure(private, "epsilon", title="ε spent", target=target), key="eps")
         if current and not any(r.active for r in current.values()):
             _summary(current)
             with st.expander("Privacy audit: membership inference", expanded=True):

@@ -1,0 +1,29 @@
+"""What every command shares: how numbers print, and the run store it reads."""
+
+from __future__ import annotations
+
+import math
+
+from dpviz.privacy.labels import format_epsilon
+
+
+def number(value, digits: int = 4) -> str:
+    """A figure, or "-" when there is none (None, infinite, NaN)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def epsilon(value, digits: int = 4) -> str:
+    """Epsilon as the command line prints it; no finite guarantee reads as such."""
+    return format_epsilon(value, digits, infinite="inf (no privacy)")
+
+
+def open_store(args):
+    """The run store under `--home`, with runs whose process died marked first."""
+    from dpviz.runs.launcher import reap
+    from dpviz.runs.store import SqliteRunStore
+
+    store = SqliteRunStore(args.home)
+    reap(store)
+    return store

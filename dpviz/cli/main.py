@@ -1,0 +1,63 @@
+"""The command line's parser and its one exit path: bad arguments exit 2 with one line naming the field."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dpviz.cli import export, privacy, runs, train
+from dpviz.validation import ValidationError
+
+EXIT_USAGE = 2
+COMMAND_FAMILIES = (privacy, train, runs, export)
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line instead of usage plus message."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m dpviz", description="Explore DP-SGD's privacy-utility trade-off.")
+    parser.add_argument("--home", default=None, help="data directory for the run store (default: $DPVIZ_HOME or ~/.dpviz)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for family in COMMAND_FAMILIES:
+        family.register(sub)
+    return parser
+
+
+def _positionals(parser: argparse.ArgumentParser) -> set[str]:
+    """Every positional argument's name, in any subcommand: these are named as they are, without `--`."""
+    names = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                names |= _positionals(child)
+        elif not action.option_strings:
+            names.add(action.dest)
+    return names
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as err:
+        name = err.field if err.field in _positionals(parser) else f"--{err.field.replace('_', '-')}"
+        print(f"error: {name}: {err.message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run() -> None:
+    """Console-script entry point (`dpviz ...`), the same as `python -m dpviz ...`."""
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""`python -m dpviz runs list|show` and `python -m dpviz worker`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from dpviz.cli.common import number, open_store
+
+
+def register(sub) -> None:
+    p = sub.add_parser("worker", help="(internal) train queued runs from the store")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("runs", help="read the run store")
+    runs = p.add_subparsers(dest="runs_command", required=True, parser_class=type(p))
+    q = runs.add_parser("list", help="every run, newest first")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_list)
+    q = runs.add_parser("show", help="one run with its metrics")
+    q.add_argument("run_id", help="a run id from `runs list` (a unique prefix works)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_show)
+
+
+def cmd_worker(args) -> int:
+    from dpviz.runs.worker import run_worker
+
+    run_worker(args.home)
+    return 0
+
+
+def _summary(run) -> dict:
+    final = run.final.get("final", {}) if run.final else {}
+    return {
+        "id": run.id, "kind": run.kind, "group_id": run.group_id, "sweep_id": run.sweep_id, "status": run.status,
+        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+        "dataset": run.config.get("dataset"), "model": run.config.get("model"),
+        "noise_multiplier": run.config.get("noise_multiplier"), "clip_norm": run.config.get("clip_norm"),
+        "batch_size": run.config.get("batch_size"), "epochs": run.config.get("epochs"),
+        "test_accuracy": final.get("test_accuracy"), "epsilon": final.get("epsilon"), "device": run.device,
+        "error": run.error,
+    }
+
+
+def cmd_list(args) -> int:
+    runs = [_summary(run) for run in open_store(args).list()]
+    if args.json:
+        print(json.dumps(runs))
+        return 0
+    if not runs:
+        print("no runs yet")
+        return 0
+    print(f"{'id':12}  {'kind':8}  {'status':11}  {'dataset':9}  {'model':6}  {'sigma':>5}  {'acc':>6}  {'eps':>7}  created")
+    for r in runs:
+        acc, eps = number(r["test_accuracy"], 3), number(r["epsilon"], 3)
+        when = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
+        print(f"{r['id']:12}  {r['kind']:8}  {r['status']:11}  {r['dataset']:9}  {r['model']:6}  {r['noise_multiplier']:5g}  {acc:>6}  {eps:>7}  {when}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    store = open_store(args)
+    run = store.resolve(args.run_id)
+    data = {**_summary(run), "config": run.config, "progress": run.progress, "final": run.final, "metrics": store.metrics(run.id)}
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    print(f"run {run.id} ({run.kind}, group {run.group_id}): {run.status}" + (f" — {run.error}" if run.error else ""))
+    print("config: " + ", ".join(f"{k}={v}" for k, v in sorted(run.config.items())))
+    audit = (run.final or {}).get("audit")
+    if audit:
+        for name, a in audit["attacks"].items():
+            print(f"membership inference ({name.replace('_', ' ')}): AUC {a['auc']:.3f}, advantage {a['advantage']:.3f}, "
+                  f"TPR at FPR 1% {a['tpr_at_fpr']['0.01']:.3f}, epsilon >= {a['epsilon_lower']:.2f} ({audit['confidence']:.0%})")
+        if audit.get("canaries"):
+            from dpviz.audit import exposure_summary
+
+            print(exposure_summary(audit["canaries"]))
+    metrics = data["metrics"]
+    for i, (epoch, _) in enumerate(metrics.get("test_accuracy", [])):
+        row = {name: values[i][1] for name, values in metrics.items() if i < len(values)}
+        eps = row.get("epsilon")
+        print(f"epoch {epoch:3d}: test acc {row.get('test_accuracy', 0):.4f}, loss {row.get('test_loss', 0):.4f}"
+              + (f", epsilon {number(eps, 3)}" if eps is not None else ""))
+    return 0

@@ -1,0 +1,105 @@
+"""`python -m dpviz train ...`: a DP-SGD run and/or its baseline from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from dpviz.cli.common import epsilon, number
+from dpviz.datasets import DATASETS
+from dpviz.privacy.labels import ACCOUNTANTS
+from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train DP-SGD and its non-private baseline")
+    p.add_argument("--dataset", choices=tuple(DATASETS), default="digits")
+    p.add_argument("--dataset-size", type=int, default=None, help="use the first N training examples (a fixed subset)")
+    p.add_argument("--model", choices=MODELS, default="mlp")
+    p.add_argument("--epochs", type=float, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--noise-multiplier", type=float, default=1.0)
+    p.add_argument("--clip-norm", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=0.25)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--sampler", choices=SAMPLERS, default="poisson")
+    p.add_argument("--mode", choices=("pair", "private", "baseline"), default="pair")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--delta", type=float, default=1e-5)
+    p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
+    p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
+    p.add_argument("--canaries", type=int, default=0,
+                   help="random-label canaries added to the training set (every second one repeated); the audit reports their exposure")
+    p.add_argument("--json", action="store_true", help="one JSON object a line: each epoch, then a summary per run")
+    p.add_argument("--store", action="store_true", help="record the run(s) in the run store (see --home)")
+    p.set_defaults(func=cmd_train)
+
+
+def config_from_args(args) -> TrainConfig:
+    return TrainConfig(
+        dataset=args.dataset, dataset_size=args.dataset_size, model=args.model, epochs=args.epochs,
+        batch_size=args.batch_size, noise_multiplier=args.noise_multiplier, clip_norm=args.clip_norm,
+        learning_rate=args.learning_rate, optimizer=args.optimizer, momentum=args.momentum, sampler=args.sampler,
+        seed=args.seed, delta=args.delta, accountant=args.accountant, audit=not args.no_audit,
+        canaries=args.canaries,
+    )
+
+
+def cmd_train(args) -> int:
+    config = config_from_args(args)  # ValidationError -> exit 2 before TensorFlow loads
+    kinds = ("private", "baseline") if args.mode == "pair" else (args.mode,)
+    recorder = None
+    if args.store:
+        from dpviz.runs.recorder import Recorder
+
+        recorder = Recorder.open(args.home, config, kinds)
+    from dpviz.audit import exposure_summary
+    from dpviz.training.data import DatasetUnavailable
+    from dpviz.training.engine import EpochMetrics, Finished, train, train_pair
+
+    try:
+        events = train_pair(config) if args.mode == "pair" else train(config, args.mode)
+        failed = False
+        for event in events:
+            if recorder:
+                recorder.record(event)
+            if isinstance(event, EpochMetrics):
+                if args.json:
+                    print(json.dumps(event.to_dict()), flush=True)
+                else:
+                    print(f"[{event.run:8}] epoch {event.epoch:3d}  train loss {number(event.train_loss)} acc {number(event.train_accuracy)}"
+                          f"  test loss {number(event.test_loss)} acc {number(event.test_accuracy)}  eps {number(event.epsilon, 3)}"
+                          f"  {event.examples_per_second:,.0f} ex/s  {event.elapsed_s:.1f}s", flush=True)
+            elif isinstance(event, Finished):
+                failed |= event.status != "completed"
+                summary = {"run": event.run, "status": event.status, **{k: v for k, v in event.to_dict().items() if k not in ("run", "status")}}
+                if recorder:
+                    summary["run_id"] = recorder.run_ids[event.run]
+                if args.json:
+                    print(json.dumps(summary), flush=True)
+                else:
+                    final = event.final
+                    print(f"[{event.run:8}] {event.status}: test accuracy {number(final.get('test_accuracy'))}, epsilon "
+                          f"{epsilon(final.get('epsilon'), 3)} ({event.accountant}, {event.sampler} sampling, delta {config.delta:g}), "
+                          f"{event.steps} steps on {event.device}" + (f" — {event.error}" if event.error else ""))
+                    if event.audit:
+                        attacks = event.audit["attacks"]
+                        print(f"[{event.run:8}] membership inference: AUC " + ", ".join(
+                            f"{name.replace('_', ' ')} {a['auc']:.3f}" for name, a in attacks.items())
+                            + f"; advantage {max(a['advantage'] for a in attacks.values()):.3f}; "
+                            f"measured epsilon >= {event.audit['epsilon_lower']:.2f} ({event.audit['confidence']:.0%})")
+                        if event.audit.get("canaries"):
+                            print(f"[{event.run:8}] {exposure_summary(event.audit['canaries'])}")
+                    if event.epsilon_assumption and event.sampler != "poisson":
+                        print(f"note: {event.epsilon_assumption}")
+    except DatasetUnavailable as err:
+        if recorder:
+            recorder.fail_all(str(err))
+        print(f"error: --dataset: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if recorder:
+            recorder.fail_all("interrupted from the keyboard", status="cancelled")
+        return 130
+    return 1 if failed else 0

@@ -1,0 +1,133 @@
+"""Inverse questions answered by dp-accounting's calibration: how much noise, how many epochs.
+
+RDP is cheap at any setting, so it brackets the others: PLD is never looser than RDP (its noise
+is at most RDP's, its steps at least RDP's), the legacy conversion never tighter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import dp_accounting
+
+from dpviz.privacy.accountant import create_accountant, dpsgd_event
+from dpviz.privacy.params import MAX_EPOCHS, PrivacyParams, steps_for
+from dpviz.validation import ValidationError, require_float
+
+
+def _epsilon(accountant: str, event, delta: float) -> float:
+    acc = create_accountant(accountant).dp_accounting_accountant()
+    acc.compose(event)
+    return acc.get_epsilon(delta)
+
+
+def _calibrate(accountant: str, make_event, target_epsilon: float, delta: float, bracket, **options) -> float:
+    return dp_accounting.calibrate_dp_mechanism(
+        create_accountant(accountant).dp_accounting_accountant, make_event, target_epsilon, delta,
+        bracket_interval=bracket, **options,
+    )
+
+
+def calibrate_noise(
+    *, target_epsilon: float, dataset_size: int, batch_size: int, epochs: float, target_delta: float,
+    accountant: str = "rdp",
+) -> float:
+    """The smallest noise multiplier whose epsilon stays within a target, as dp-accounting calibrates it.
+
+    Args:
+      target_epsilon: the epsilon to reach, > 0.
+      dataset_size: training examples n.
+      batch_size: expected batch size b (sampling rate b / n).
+      epochs: passes over the data (steps = ceil(epochs n / b)).
+      target_delta: delta, strictly between 0 and 1.
+      accountant: an accountant name from `labels.ACCOUNTANTS`.
+
+    Returns:
+      The noise multiplier sigma (to dp-accounting's tolerance of 1e-4).
+
+    Raises:
+      ValidationError: naming the first field out of range, or an unknown accountant.
+    """
+    target_epsilon = require_float("target_epsilon", target_epsilon, minimum=0.0, exclusive_minimum=True)
+    spec = create_accountant(accountant)
+    probe = PrivacyParams(
+        dataset_size=dataset_size, batch_size=batch_size, noise_multiplier=1.0, epochs=epochs, delta=target_delta
+    )
+    q, steps, delta = probe.sampling_probability, probe.steps, probe.delta
+
+    def calibrate(name: str, bracket) -> float:
+        return float(_calibrate(name, lambda s: dpsgd_event(q, s, steps), target_epsilon, delta, bracket, tol=1e-4))
+
+    if spec.versus_rdp != "tighter":
+        return calibrate(spec.name, dp_accounting.LowerEndpointAndGuess(1e-3, 1.0))
+    # PLD at a tiny noise multiplier needs gigabytes; RDP (never tighter) brackets it from above first.
+    upper = calibrate("rdp", dp_accounting.LowerEndpointAndGuess(1e-3, 1.0))
+    lower = 0.5 * upper
+    if _epsilon(spec.name, dpsgd_event(q, lower, steps), delta) <= target_epsilon:
+        return lower
+    return calibrate(spec.name, dp_accounting.ExplicitBracketInterval(lower, upper))
+
+
+@dataclass(frozen=True)
+class EpochBudget:
+    steps: int
+    epochs: float  # steps expressed in epochs: steps * batch / n
+
+
+def max_epochs(
+    *, target_epsilon: float, dataset_size: int, batch_size: int, noise_multiplier: float, target_delta: float,
+    accountant: str = "rdp",
+) -> EpochBudget:
+    """The most DP-SGD steps (and the epochs they make) whose epsilon stays within a target.
+
+    Args:
+      target_epsilon: the epsilon not to exceed, > 0.
+      dataset_size: training examples n.
+      batch_size: expected batch size b.
+      noise_multiplier: sigma, > 0.
+      target_delta: delta, strictly between 0 and 1.
+      accountant: an accountant name from `labels.ACCOUNTANTS`.
+
+    Returns:
+      An `EpochBudget`: the steps (0 when not even one fits; capped at MAX_EPOCHS worth) and the
+      epochs they make, rounded down to 1e-3.
+
+    Raises:
+      ValidationError: naming the first field out of range (noise_multiplier 0 included).
+    """
+    target_epsilon = require_float("target_epsilon", target_epsilon, minimum=0.0, exclusive_minimum=True)
+    spec = create_accountant(accountant)
+    probe = PrivacyParams(
+        dataset_size=dataset_size, batch_size=batch_size, noise_multiplier=noise_multiplier, epochs=1,
+        delta=target_delta,
+    )
+    if probe.noise_multiplier == 0:
+        raise ValidationError("noise_multiplier", "must be > 0 to spend a finite privacy budget")
+    n, b = probe.dataset_size, probe.batch_size
+    q, sigma, delta = probe.sampling_probability, probe.noise_multiplier, probe.delta
+
+    def fits(name: str, steps: int) -> bool:
+        return _epsilon(name, dpsgd_event(q, sigma, steps), delta) <= target_epsilon
+
+    def calibrate(name: str, lower: int, upper: int) -> int:
+        bracket = dp_accounting.ExplicitBracketInterval(lower, upper)
+        return int(_calibrate(name, lambda k: dpsgd_event(q, sigma, int(k)), target_epsilon, delta, bracket, discrete=True))
+
+    ceiling = steps_for(MAX_EPOCHS, n, b)
+    if not fits("rdp", 1):
+        steps = 0
+    elif fits("rdp", ceiling):
+        steps = ceiling
+    else:
+        steps = calibrate("rdp", 1, ceiling)
+    if spec.versus_rdp == "looser" and steps > 0:
+        steps = calibrate(spec.name, 1, steps) if fits(spec.name, 1) else 0
+    elif spec.versus_rdp == "tighter" and steps < ceiling:
+        lower = max(steps, 1)
+        if fits(spec.name, lower):
+            upper = min(ceiling, 2 * lower + 1)
+            while upper < ceiling and fits(spec.name, upper):
+                lower, upper = upper, min(ceiling, 2 * upper)
+            steps = upper if fits(spec.name, upper) else calibrate(spec.name, lower, upper)
+    return EpochBudget(steps=steps, epochs=math.floor(steps * b / n * 1000) / 1000)

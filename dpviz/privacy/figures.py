@@ -1,0 +1,85 @@
+"""Plotly figures of the privacy budget: epsilon curves and landscapes (plain Python: no streamlit)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dpviz.privacy.landscape import Curve, Grid
+
+CURVE_STYLE = {
+    "rdp": dict(name="RDP", color="#1f77b4", dash="solid"),
+    "pld": dict(name="PLD (tight)", color="#2ca02c", dash="solid"),
+    "rdp-legacy": dict(name="RDP, legacy conversion", color="#ff7f0e", dash="dot"),
+    "no-amplification": dict(name="No amplification (shuffled batches)", color="#d62728", dash="dash"),
+}
+CONTOUR_LEVELS = (1.0, 3.0, 8.0)
+
+
+def _finite(values):
+    return [v if v is not None and math.isfinite(v) else None for v in values]
+
+
+def epsilon_curve_figure(curves: list[Curve], *, target_epsilon: float | None = None, log_y: bool = False) -> go.Figure:
+    fig = go.Figure()
+    for curve in curves:
+        style = CURVE_STYLE.get(curve.name, dict(name=curve.name, color=None, dash="solid"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(curve.epochs), y=_finite(curve.epsilon), name=style["name"],
+                mode="lines+markers" if len(curve.epochs) <= 12 else "lines",
+                line=dict(color=style["color"], dash=style["dash"]),
+                hovertemplate="epoch %{x:g}<br>epsilon %{y:.3f}<extra>" + style["name"] + "</extra>",
+            )
+        )
+    if target_epsilon:
+        fig.add_hline(y=target_epsilon, line_dash="dot", line_color="grey", annotation_text=f"target epsilon {target_epsilon:g}")
+    fig.update_layout(
+        xaxis_title="epoch", yaxis_title="epsilon", legend=dict(orientation="h", y=-0.25),
+        margin=dict(l=10, r=10, t=30, b=10), height=380,
+    )
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def landscape_figure(grid: Grid, *, current: tuple[float, float] | None = None, levels=CONTOUR_LEVELS) -> go.Figure:
+    """Heatmap of log10(epsilon) with iso-epsilon contours; `current` = (column value, row value)."""
+    eps = np.array(grid.epsilon, dtype=float)
+    eps[~np.isfinite(eps)] = np.nan
+    log_eps = np.log10(np.clip(eps, 1e-3, None))
+    ticks = [v for v in (0.01, 0.1, 0.3, 1, 3, 10, 30, 100, 1000) if np.nanmin(eps) <= v <= np.nanmax(eps)] if np.isfinite(eps).any() else []
+    fig = go.Figure(
+        go.Heatmap(
+            x=list(grid.columns), y=list(grid.rows), z=log_eps, customdata=eps, colorscale="Viridis_r",
+            colorbar=dict(title="epsilon", tickvals=[math.log10(t) for t in ticks], ticktext=[f"{t:g}" for t in ticks]),
+            hovertemplate=f"{grid.column_name} %{{x:g}}<br>{grid.row_name} %{{y:g}}<br>epsilon %{{customdata:.3g}}<extra></extra>",
+        )
+    )
+    for level in levels:
+        fig.add_trace(
+            go.Contour(
+                x=list(grid.columns), y=list(grid.rows), z=eps, showscale=False, hoverinfo="skip",
+                contours=dict(start=level, end=level, size=1, coloring="none", showlabels=True, labelfont=dict(color="white")),
+                line=dict(color="white", width=2), name=f"epsilon = {level:g}",
+            )
+        )
+    if current is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[current[0]], y=[current[1]], mode="markers", name="current setting",
+                marker=dict(symbol="x", size=14, color="red", line=dict(width=2, color="white")),
+                hovertemplate="current setting<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis_title=grid.column_name.replace("_", " "), yaxis_title=grid.row_name.replace("_", " "),
+        showlegend=False, margin=dict(l=10, r=10, t=30, b=10), height=380,
+    )
+    if grid.row_name in ("noise_multiplier", "batch_size"):
+        fig.update_yaxes(type="log")
+    if grid.column_name == "noise_multiplier":
+        fig.update_xaxes(type="log")
+    return fig

@@ -1,0 +1,33 @@
+"""What every page shares: how run columns read, the invalid-input banner, and display labels."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dpviz.validation import ValidationError
+
+MODEL_LABELS = {"cnn": "CNN (tutorial)", "mlp": "MLP", "logreg": "Logistic regression"}
+SAMPLER_LABELS = {"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}
+
+
+def invalid_banner(err: ValidationError, consequence: str) -> None:
+    """One error naming the field and its allowed range, and what the page did about it."""
+    st.error(f"**{err.field.replace('_', ' ')}**: {err.message}. {consequence}", icon="⚠️")
+
+
+def column_config() -> dict:
+    """How run columns read in every table (Runs page and the Train page's sweep view)."""
+    return {
+        "id": st.column_config.TextColumn("run", width="small"),
+        "noise_multiplier": st.column_config.NumberColumn("σ", format="%.3g"),
+        "clip_norm": st.column_config.NumberColumn("clip C", format="%.3g"),
+        "batch_size": st.column_config.NumberColumn("batch"),
+        "epochs": st.column_config.NumberColumn("epochs", format="%.3g"),
+        "learning_rate": st.column_config.NumberColumn("lr", format="%.3g"),
+        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="percent", min_value=0, max_value=1),
+        "epsilon": st.column_config.NumberColumn("ε", format="%.3f"),
+        "duration_s": st.column_config.NumberColumn("time (s)", format="%.0f"),
+        "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+        "sweep_id": st.column_config.TextColumn("sweep"),
+        "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1),
+    }

@@ -1,0 +1,140 @@
+"""AppTest of the Runs page over a store filled by the fake trainer."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dpviz.runs.store import SqliteRunStore
+from dpviz.training.config import TrainConfig
+from dpviz.training.fake import record_fake, record_pair
+from dpviz.training.sweep import baseline_configs, expand, parse_axis
+from tests.conftest import plot_values
+
+PAGE = "../../pages/runs.py"
+SYNTH = TrainConfig(dataset="synthetic", dataset_size=300, batch_size=60, epochs=2, model="logreg")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPVIZ_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def filled(home):
+    store = SqliteRunStore(home)
+    pair = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2))
+    configs = expand(SYNTH, [parse_axis("noise_multiplier", "0.5, 1, 2")])
+    cells = [record_fake(store, c, "private", sweep_id="sweep-abc") for c in configs]
+    record_fake(store, baseline_configs(configs)[0], "baseline", sweep_id="sweep-abc")
+    return store, pair, cells
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def charts(at):
+    """title -> figure JSON."""
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {f["layout"]["title"]["text"]: f for f in figures}
+
+
+def test_empty_store_points_to_train(home):
+    at = page()
+    assert not at.exception and "No runs stored yet" in at.info[0].value
+
+
+def test_lists_runs_and_draws_the_three_charts(filled):
+    store, (private, baseline), cells = filled
+    at = page()
+    assert not at.exception and not at.error
+    assert at.caption[0].value.startswith("6 of 6 runs shown")
+    assert set(at.multiselect(key="r_selected").value) == {private, *cells}  # private runs by default
+    figures = charts(at)
+    assert len(figures) == 4  # frontier, hyperparameter, curves, membership-inference ROC
+    frontier = next(f for t, f in figures.items() if t.startswith("Privacy-utility"))
+    assert sum(len(plot_values(t["x"])) for t in frontier["data"] if t.get("mode") == "markers") == 4
+    hyper = next(f for t, f in figures.items() if "against" in t)
+    assert at.selectbox(key="r_x").value == "noise_multiplier"  # the one that varies
+    assert any(sorted(plot_values(t["x"])) == [0.5, 1.0, 2.0] for t in hyper["data"])
+    assert "Best private run" in at.markdown[0].value
+    assert at.selectbox(key="r_audit_run").value in cells + [private]
+    assert any(i.value.startswith("The attacker's advantage falls from") for i in at.info)
+
+
+def test_filters_narrow_the_table_and_selection(filled):
+    store, (private, baseline), cells = filled
+    at = page()
+    at.multiselect(key="r_dataset").select("digits").run()
+    assert not at.exception and at.caption[0].value.startswith("2 of 6")
+    assert at.multiselect(key="r_selected").value == [private]
+    at.multiselect(key="r_dataset").unselect("digits").run()
+    at.multiselect(key="r_sweep").select("sweep-abc").run()
+    assert at.caption[0].value.startswith("4 of 6")
+
+
+def test_delete_asks_for_confirmation_then_deletes(filled):
+    store, (private, baseline), cells = filled
+    at = page()
+    at.multiselect(key="r_selected").set_value([cells[0]]).run()
+    at.button(key="r_delete").click().run()
+    assert at.warning and "Delete 1 run" in at.warning[0].value
+    assert store.get(cells[0]) is not None
+    at.button(key="r_cancel_delete").click().run()
+    assert store.get(cells[0]) is not None and not at.warning
+    at.button(key="r_delete").click().run()
+    at.button(key="r_confirm_delete").click().run()
+    assert not at.exception
+    assert store.get(cells[0]) is None and store.get(cells[1]) is not None
+    assert at.caption[0].value.startswith("5 of 5")
+
+
+def test_running_runs_are_kept_when_deleting(filled):
+    store, _, cells = filled
+    active = store.create_run(config=SYNTH.to_dict(), kind="private", status="queued")
+    at = page()
+    at.multiselect(key="r_selected").set_value([active, cells[0]]).run()
+    at.button(key="r_delete").click().run()
+    assert "cancel them first" in at.warning[0].value
+    at.button(key="r_confirm_delete").click().run()
+    assert store.get(active) is not None and store.get(cells[0]) is None
+
+
+def test_unfinished_sweep_can_be_cancelled_as_a_whole(filled):
+    store, _, _ = filled
+    queued = [store.create_run(config=SYNTH.to_dict(), kind="private", sweep_id="sweep-live") for _ in range(2)]
+    at = page()
+    at.button(key="r_cancel_sweep-live").click().run()
+    assert not at.exception
+    assert all(store.get(i).status == "cancelled" for i in queued)
+
+
+def test_epsilon_range_survives_deleting_the_largest_epsilon(filled):
+    """The page must not crash when its remembered ε range outlives the runs that set it."""
+    store, _, cells = filled
+    at = page()
+    slider = at.slider(key="r_eps")
+    top = slider.value[1]
+    slider.set_value((0.0, top)).run()
+    largest = max(store.list(), key=lambda r: (r.final.get("final", {}).get("epsilon") or 0)).id
+    store.delete(largest)
+    at.run()
+    assert not at.exception and at.slider(key="r_eps").value[1] < top
+
+
+def test_images_render_on_request_or_say_what_to_install(filled, monkeypatch):
+    from dpviz.compare import export
+
+    with monkeypatch.context() as patched:
+        patched.setattr(export, "find_browser", lambda: None)
+        at = page()
+        at.button(key="r_render_frontier_png").click().run()
+        assert not at.exception
+        assert at.error and "Chromium" in at.error[0].value and "HTML" in at.error[0].value
+    if export.find_browser() is None:
+        pytest.skip("no Chrome/Chromium: run `make chromium`")
+    at.button(key="r_render_frontier_png").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["r_images_frontier"][1]["png"][:4] == b"\x89PNG"

@@ -1,0 +1,286 @@
+"""DP-SGD step correctness against per-example gradients computed the slow way."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpviz.audit import mean_exposure
+from dpviz.privacy.accountant import compute_epsilon
+from dpviz.training.config import TrainConfig
+from dpviz.training.data import for_config, load
+from dpviz.training.engine import DPSGD, EpochMetrics, Finished, Progress, batches, build_model, per_example_loss, train
+
+L = keras.layers
+
+
+def naive_per_example(model, x, y):
+    """One GradientTape per example: slow, obviously right."""
+    grads = []
+    for i in range(len(x)):
+        with tf.GradientTape() as tape:
+            loss = per_example_loss(y[i:i + 1], model(x[i:i + 1], training=True))[0]
+        grads.append([tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)])
+    return grads
+
+
+def flat_norm(grads):
+    return math.sqrt(sum(float(np.sum(g ** 2)) for g in grads))
+
+
+def sequential(input_shape, layers, seed=1):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input(shape=input_shape)] + layers)
+
+
+def random_batch(shape, n=7, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n,) + shape).astype(np.float32), rng.integers(0, classes, n).astype(np.int32)
+
+
+def ghost_norms(model, x, y):
+    dp = DPSGD(model, clip_norm=1e9, noise_multiplier=0, expected_batch_size=len(x), seed=0)
+    assert dp.ghost
+    _, norms, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    return norms.numpy()
+
+
+CONV_CASES = [
+    dict(kernel=3, strides=1, padding="same"),
+    dict(kernel=3, strides=2, padding="same"),
+    dict(kernel=4, strides=2, padding="valid"),
+    dict(kernel=(3, 2), strides=(3, 1), padding="valid"),
+    dict(kernel=8, strides=2, padding="same"),  # the tutorial CNN's first layer: direct per-example branch
+    dict(kernel=5, strides=3, padding="same"),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_ghost_norms_match_naive(case):
+    model = sequential((12, 12, 2), [L.Conv2D(4, case["kernel"], strides=case["strides"], padding=case["padding"]), L.ReLU(), L.Flatten(), L.Dense(10)])
+    x, y = random_batch((12, 12, 2))
+    expected = [flat_norm(g) for g in naive_per_example(model, x, y)]
+    np.testing.assert_allclose(ghost_norms(model, x, y), expected, rtol=2e-4)
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_dense_ghost_norms_match_naive(rank):
+    shape = (6,) if rank == 2 else (5, 6)
+    extra = [] if rank == 2 else [L.Flatten()]
+    model = sequential(shape, [L.Dense(8), L.ReLU(), *extra, L.Dense(10, use_bias=rank == 2)])
+    x, y = random_batch(shape)
+    expected = [flat_norm(g) for g in naive_per_example(model, x, y)]
+    np.testing.assert_allclose(ghost_norms(model, x, y), expected, rtol=2e-4)
+
+
+def test_embedding_ghost_norms_match_naive_with_repeated_ids():
+    model = sequential((6,), [L.Embedding(5, 4), L.Flatten(), L.Dense(10)])
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, (7, 6)).astype(np.float32)  # few ids: many repeats within an example
+    y = rng.integers(0, 10, 7).astype(np.int32)
+    dp = DPSGD(model, clip_norm=1e9, noise_multiplier=0, expected_batch_size=7, seed=0)
+    _, norms, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    expected = [flat_norm(g) for g in naive_per_example(model, x, y)]
+    np.testing.assert_allclose(norms.numpy(), expected, rtol=2e-4)
+
+
+@pytest.mark.parametrize("model_name", ["cnn", "mlp", "logreg"])
+def test_clipped_sum_matches_naive_clipping_and_each_contribution_is_bounded(model_name):
+    model = build_model(model_name, (28, 28, 1), seed=3)
+    x, y = random_batch((28, 28, 1), n=6)
+    clip = 0.05  # small enough that every example is clipped
+    dp = DPSGD(model, clip_norm=clip, noise_multiplier=0, expected_batch_size=6, seed=0)
+    summed, norms, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    naive = naive_per_example(model, x, y)
+    clipped = []
+    for grads in naive:
+        factor = min(1.0, clip / flat_norm(grads))
+        clipped.append([g * factor for g in grads])
+        assert flat_norm(clipped[-1]) <= clip * (1 + 1e-5)
+    np.testing.assert_allclose(norms.numpy(), [flat_norm(g) for g in naive], rtol=5e-4)
+    for got, *per_example in zip(summed, *clipped):
+        np.testing.assert_allclose(got.numpy(), np.sum(per_example, axis=0), rtol=2e-3, atol=1e-6)
+
+
+def test_vectorized_fallback_for_unsupported_layers_matches_naive():
+    model = sequential((6,), [L.Dense(8), L.LayerNormalization(), L.Dense(10)])
+    x, y = random_batch((6,))
+    dp = DPSGD(model, clip_norm=0.1, noise_multiplier=0, expected_batch_size=7, seed=0)
+    assert not dp.ghost
+    summed, norms, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    naive = naive_per_example(model, x, y)
+    np.testing.assert_allclose(norms.numpy(), [flat_norm(g) for g in naive], rtol=2e-4)
+    expected = [np.sum([g[i] * min(1, 0.1 / flat_norm(g)) for g in naive], axis=0) for i in range(len(naive[0]))]
+    for got, want in zip(summed, expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
+
+
+def test_zero_noise_and_huge_clip_equal_the_baseline_update():
+    model = build_model("cnn", (28, 28, 1), seed=5)
+    x, y = random_batch((28, 28, 1), n=9)
+    dp = DPSGD(model, clip_norm=1e12, noise_multiplier=0.0, expected_batch_size=8.5, seed=0)
+    private, _, _ = dp.private_gradients(tf.constant(x), tf.constant(y))
+    baseline, _, _ = dp.baseline_gradients(tf.constant(x), tf.constant(y))
+    for p, b in zip(private, baseline):
+        np.testing.assert_allclose(p.numpy(), b.numpy(), rtol=1e-3, atol=1e-7)
+
+
+def test_noise_standard_deviation_is_sigma_times_clip_over_expected_batch():
+    model = build_model("mlp", (28, 28, 1), seed=0)
+    sigma, clip, expected = 1.7, 0.6, 32.0
+    dp = DPSGD(model, clip_norm=clip, noise_multiplier=sigma, expected_batch_size=expected, seed=11)
+    empty_x = tf.zeros((0, 28, 28, 1)), tf.zeros((0,), tf.int32)  # an empty Poisson batch: noise only
+    grads, _, _ = dp.private_gradients(*empty_x)
+    values = np.concatenate([g.numpy().ravel() for g in grads])
+    assert values.size > 100_000
+    assert abs(values.mean()) < 0.01 * sigma * clip / expected
+    assert values.std() * expected == pytest.approx(sigma * clip, rel=0.01)
+
+
+def test_poisson_batches_have_mean_qn_and_match_the_accountant_steps():
+    config = TrainConfig(dataset="synthetic", dataset_size=2000, batch_size=50, epochs=3, seed=4)
+    sizes = [len(idx) for _, _, idx in batches(config, 2000)]
+    assert len(sizes) == config.privacy.steps == 120
+    assert np.mean(sizes) == pytest.approx(50, rel=0.05)
+    assert np.std(sizes) > 3  # they vary, as Poisson sampling should
+    assert [idx.tolist() for *_, idx in batches(config, 2000)][:3] == [idx.tolist() for *_, idx in batches(config, 2000)][:3]
+
+
+def test_shuffle_batches_cover_each_example_once_per_epoch():
+    config = TrainConfig(dataset="synthetic", dataset_size=100, batch_size=30, epochs=2, sampler="shuffle")
+    epoch1 = np.concatenate([idx for e, _, idx in batches(config, 100) if e == 1])
+    assert sorted(epoch1.tolist()) == list(range(100))
+
+
+def test_empty_poisson_batches_are_handled():
+    config = TrainConfig(dataset="synthetic", dataset_size=40, batch_size=1, epochs=1, model="logreg", seed=2)
+    events = list(train(config, "private"))
+    assert any(len(idx) == 0 for *_, idx in batches(config, 40))
+    assert events[-1].status == "completed"
+
+
+def test_reported_epsilon_equals_the_accountant_for_the_steps_run():
+    config = TrainConfig(dataset="synthetic", dataset_size=600, batch_size=60, epochs=2.5, model="logreg", noise_multiplier=1.3)
+    events = list(train(config, "private"))
+    epochs = [e for e in events if isinstance(e, EpochMetrics)]
+    assert [e.steps for e in epochs] == [10, 20, 25]
+    for e in epochs:
+        expected = compute_epsilon(config.privacy.replace(epochs=e.steps * 60 / 600)).epsilon
+        assert e.epsilon == pytest.approx(expected, rel=1e-12)
+    assert epochs[-1].epsilon == pytest.approx(compute_epsilon(config.privacy).epsilon, rel=1e-12)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.steps == config.privacy.steps and finished.device == "CPU"
+    assert any(isinstance(e, Progress) for e in events)
+
+
+def test_shuffled_runs_carry_the_assumption_label():
+    config = TrainConfig(dataset="synthetic", dataset_size=200, batch_size=50, epochs=1, model="logreg", sampler="shuffle")
+    *epochs, finished = [e for e in train(config, "private") if not isinstance(e, Progress)]
+    assert "does not strictly apply" in finished.epsilon_assumption
+    assert epochs[-1].epsilon_no_amplification > epochs[-1].epsilon
+
+
+@pytest.mark.parametrize("kind", ["private", "baseline"])
+def test_divergence_stops_the_run_with_the_step(kind):
+    config = TrainConfig(dataset="synthetic", dataset_size=300, batch_size=300, epochs=3, model="logreg", learning_rate=1.0)
+    data = load("synthetic", 300)
+    data.x_train[5, 0, 0, 0] = np.inf  # the first full batch meets it: the loss is not finite
+    events = list(train(config, kind, data=data))
+    finished = events[-1]
+    assert finished.status == "diverged" and "step 1" in finished.error
+    assert not any(isinstance(e, EpochMetrics) for e in events)
+
+
+def test_seed_makes_runs_reproducible():
+    config = TrainConfig(dataset="synthetic", dataset_size=300, batch_size=50, epochs=1, model="logreg", seed=9)
+    first = [e.test_loss for e in train(config) if isinstance(e, EpochMetrics)]
+    second = [e.test_loss for e in train(config) if isinstance(e, EpochMetrics)]
+    assert first == second
+
+
+def test_should_stop_cancels():
+    config = TrainConfig(dataset="synthetic", dataset_size=300, batch_size=10, epochs=3, model="logreg")
+    finished = list(train(config, should_stop=lambda: True))[-1]
+    assert finished.status == "cancelled"
+
+
+@pytest.mark.slow
+def test_digits_mlp_learns_privately_and_as_baseline():
+    config = TrainConfig(dataset="digits", model="mlp", epochs=8, batch_size=64, noise_multiplier=1.0, clip_norm=1.0, learning_rate=0.5)
+    data = load("digits")
+    results = {}
+    for kind in ("private", "baseline"):
+        results[kind] = [e for e in train(config, kind, data=data) if isinstance(e, EpochMetrics)][-1]
+    assert results["baseline"].test_accuracy > 0.85
+    assert results["private"].test_accuracy > 0.6  # chance is 0.1
+    assert math.isfinite(results["private"].epsilon) and results["baseline"].epsilon is None
+
+
+# ------------------------------------------------------------------ membership-inference audit (issue: privacy audit)
+
+OVERFIT = TrainConfig(dataset="digits", dataset_size=200, model="mlp", epochs=80, batch_size=32, learning_rate=0.25)
+
+
+def audit_of(config, kind):
+    finished = [e for e in train(config, kind) if isinstance(e, Finished)][-1]
+    assert finished.status == "completed" and finished.audit
+    return finished.audit
+
+
+@pytest.mark.slow
+def test_overfit_baseline_leaks_membership():
+    audit = audit_of(OVERFIT, "baseline")
+    assert audit["members"] == audit["nonmembers"] == 200
+    assert audit["attacks"]["loss_threshold"]["auc"] > 0.58 and audit["attacks"]["learned"]["auc"] > 0.55
+    assert audit["epsilon_lower"] > 0.3 and audit["theoretical_epsilon"] is None
+
+
+@pytest.mark.slow
+def test_heavily_noised_private_model_is_near_chance():
+    audit = audit_of(OVERFIT.__class__(**{**OVERFIT.to_dict(), "noise_multiplier": 8.0}), "private")
+    for attack in audit["attacks"].values():
+        assert abs(attack["auc"] - 0.5) < 0.08
+    assert audit["epsilon_lower"] <= audit["theoretical_epsilon"]
+
+
+@pytest.mark.slow
+def test_measured_lower_bound_stays_below_the_theoretical_epsilon():
+    config = OVERFIT.__class__(**{**OVERFIT.to_dict(), "noise_multiplier": 1.0, "epochs": 40})
+    audit = audit_of(config, "private")
+    assert audit["theoretical_epsilon"] > 0
+    assert audit["epsilon_lower"] <= audit["theoretical_epsilon"]
+
+
+def test_canaries_are_appended_counted_in_n_and_shared_by_the_pair():
+    config = TrainConfig(dataset="digits", dataset_size=300, canaries=5, batch_size=32)
+    assert config.canary_copies == (1, 4, 1, 4, 1) and config.train_size == 300 + 11
+    assert config.privacy.dataset_size == 311  # the accountant's n includes every copy
+    data = for_config(config)
+    c = data.canaries
+    assert len(data.x_train) == 311 and data.dataset_rows == 300
+    assert np.array_equal(data.x_train[300], c.x[0]) and np.all(data.x_train[301:305] == c.x[1])
+    assert np.array_equal(data.y_train[300:], np.repeat(c.y, c.copies))
+    assert len(c.reference_x) == 500 and c.reference_x.shape[1:] == data.input_shape
+    again = for_config(config)
+    assert np.array_equal(again.x_train, data.x_train) and np.array_equal(again.canaries.reference_y, c.reference_y)
+    assert for_config(config, data) is data  # a pair shares one copy
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(canaries=21), "canaries"), (dict(canaries=-1), "canaries"), (dict(canaries=2, audit=False), "canaries"),
+])
+def test_bad_canary_settings_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.slow
+def test_baseline_memorises_single_canaries_and_dp_sgd_does_not():
+    config = TrainConfig(dataset="digits", dataset_size=300, model="mlp", epochs=40, batch_size=32, learning_rate=0.25,
+                         noise_multiplier=1.0, canaries=6)
+    exposure = {kind: mean_exposure(audit_of(config, kind)["canaries"]) for kind in ("private", "baseline")}
+    assert exposure["baseline"][1] > 5.0  # of log2(501) = 9.0 bits
+    assert exposure["private"][1] < 3.0
+    assert exposure["baseline"][4] >= exposure["baseline"][1] - 0.5
