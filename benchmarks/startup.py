@@ -26,10 +26,19 @@ HELLO = 'import streamlit as st\nx = st.slider("x", 0, 10, 3)\nst.metric("value"
 BREAKDOWN = {
     "hello + import dp_accounting": HELLO.replace("st.metric", "import dp_accounting\nst.metric"),
     "hello + sidebar number/text/select inputs": HELLO.replace(
-        "x = st.slider", 'st.sidebar.selectbox("d", ["a"]); st.sidebar.number_input("n", value=1); st.sidebar.text_input("t")\nx = st.slider'
+        "x = st.slider",
+        'st.sidebar.selectbox("d", ["a"]); st.sidebar.number_input("n", value=1); '
+        'st.sidebar.text_input("t")\nx = st.slider',
     ),
 }
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Records Date.now() after the first frame painted with a visible, non-empty metric value.
 OBSERVER = """
 (() => {
@@ -41,7 +50,8 @@ OBSERVER = """
       requestAnimationFrame(() => setTimeout(() => { window.__metricAt = Date.now(); }, 0));
     }
   };
-  new MutationObserver(check).observe(document, {childList: true, subtree: true, attributes: true, characterData: true});
+  new MutationObserver(check).observe(document,
+    {childList: true, subtree: true, attributes: true, characterData: true});
 })();
 """
 
@@ -56,9 +66,26 @@ def time_to_metric(script: Path, cwd: Path, *, polling: bool = False) -> float:
     port = free_port()
     start = time.time()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         with sync_playwright() as p:
@@ -113,8 +140,10 @@ def main():
             medians = compare(pages, args.repeat, polling)
             base = medians["hello"]
             how = "Playwright polling" if polling else "observed in the page"
-            print(f"[{how}, median of {args.repeat}] hello-world slider page: {base:.2f} s; dpviz home with epsilon: "
-                  f"{medians['dpviz']:.2f} s; ratio {medians['dpviz'] / base:.2f}x  [target <= 1.5x]")
+            print(
+                f"[{how}, median of {args.repeat}] hello-world slider page: {base:.2f} s; dpviz home with epsilon: "
+                f"{medians['dpviz']:.2f} s; ratio {medians['dpviz'] / base:.2f}x  [target <= 1.5x]"
+            )
             for name in BREAKDOWN if args.breakdown else ():
                 print(f"  {name}: {medians[name] / base:.2f}x hello world")
 

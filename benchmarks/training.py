@@ -6,19 +6,16 @@ Targets: DP-SGD >= 0.5x the non-private throughput on the CNN and >= 0.7x on the
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from dpviz.training.config import TrainConfig  # noqa: E402
-from dpviz.training.data import synthetic  # noqa: E402
-from dpviz.training.engine import DPSGD, build_model, device_name, make_optimizer  # noqa: E402
+from dpviz.training.config import TrainConfig
+from dpviz.training.data import synthetic
+from dpviz.training.engine import DPSGD, build_model, device_name, make_optimizer
 
 BATCH = 256
 
@@ -56,8 +53,10 @@ def main():
     for model_name, target in (("cnn", 0.5), ("mlp", 0.7)):
         baseline = throughput(model_name, "baseline", args.steps)
         private = throughput(model_name, "private", args.steps)
-        print(f"{model_name}: non-private {baseline:,.0f} ex/s, DP-SGD {private:,.0f} ex/s, "
-              f"ratio {private / baseline:.2f}x  [target >= {target}x]")
+        print(
+            f"{model_name}: non-private {baseline:,.0f} ex/s, DP-SGD {private:,.0f} ex/s, "
+            f"ratio {private / baseline:.2f}x  [target >= {target}x]"
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ FPR_POINTS = (0.001, 0.01)
 CONFIDENCE = 0.95
 MAX_PER_SIDE = 5000
 ROC_POINTS = 200
-ATTACK_LABELS = {"loss_threshold": "loss threshold (Yeom et al.)", "learned": "learned (logistic regression)"}
 
 
 @dataclass
@@ -69,9 +68,12 @@ def canary_report(canary_losses, copies, reference_losses) -> dict:
     """Each canary's copies, loss and exposure; JSON-ready, stored with the run's audit."""
     bits = exposure(canary_losses, reference_losses)
     return {
-        "references": len(reference_losses), "max_exposure": float(np.log2(len(reference_losses) + 1)),
-        "canaries": [{"copies": int(c), "loss": float(loss), "exposure": float(e)}
-                     for c, loss, e in zip(copies, canary_losses, bits)],
+        "references": len(reference_losses),
+        "max_exposure": float(np.log2(len(reference_losses) + 1)),
+        "canaries": [
+            {"copies": int(c), "loss": float(loss), "exposure": float(e)}
+            for c, loss, e in zip(copies, canary_losses, bits)
+        ],
     }
 
 
@@ -86,28 +88,9 @@ def mean_exposure(report: dict) -> dict[int, float]:
 def exposure_summary(report: dict) -> str:
     """One line for the command line: mean exposure per number of copies."""
     return f"canary exposure (bits, of {report['max_exposure']:.1f}): " + ", ".join(
-        f"{'inserted once' if copies == 1 else f'{copies} copies'} {bits:.1f}" for copies, bits in mean_exposure(report).items())
-
-
-def canary_reading(private: dict | None, baseline: dict | None) -> str:
-    """One sentence on the canaries: what the baseline memorised and what DP-SGD let through."""
-    means = {name: mean_exposure(audit["canaries"]) for name, audit in (("baseline", baseline), ("DP-SGD model", private))
-             if audit and audit.get("canaries")}
-    if not means:
-        return ""
-    parts = []
-    for copies in next(iter(means.values())):
-        figures = " vs ".join(f"{m[copies]:.1f} bits in the {name}" for name, m in means.items() if copies in m)
-        parts.append(f"{'inserted once' if copies == 1 else f'inserted {copies}×'}, {figures}")
-    return "Canary exposure, " + "; ".join(parts) + "."
-
-
-def canary_explanation(report: dict) -> str:
-    """How to read exposure, for the caption under the figures."""
-    return (f"Each canary is a random-label example; its loss is ranked among {report['references']} examples drawn "
-            f"the same way and never trained on. About 1 bit: no more likely than an unseen example; "
-            f"{report['max_exposure']:.1f} bits: below every reference. DP-SGD's ε is per example: a canary inserted "
-            "k times is a group of k, protected only at about k·ε.")
+        f"{'inserted once' if copies == 1 else f'{copies} copies'} {bits:.1f}"
+        for copies, bits in mean_exposure(report).items()
+    )
 
 
 def features(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -139,8 +122,9 @@ def _epsilon(tpr: float, fpr: float, delta: float) -> float:
     return max(bounds)
 
 
-def epsilon_bounds(tp: int, positives: int, fp: int, negatives: int, *, delta: float,
-                   confidence: float = CONFIDENCE) -> tuple[float, float]:
+def epsilon_bounds(
+    tp: int, positives: int, fp: int, negatives: int, *, delta: float, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
     """(lower bound at `confidence`, point estimate) for the ε implied by a threshold's counts.
 
     The lower bound pairs the TPR's lower limit with the FPR's upper limit. Each limit is one side
@@ -158,8 +142,14 @@ def _best_threshold(member: np.ndarray, nonmember: np.ndarray, delta: float, con
     candidates = np.unique(np.quantile(np.concatenate([member, nonmember]), np.linspace(0, 1, 101)))
     best, best_t = -1.0, candidates[-1]
     for t in candidates:
-        lower, _ = epsilon_bounds(int(np.sum(member >= t)), len(member), int(np.sum(nonmember >= t)), len(nonmember),
-                                  delta=delta, confidence=confidence)
+        lower, _ = epsilon_bounds(
+            int(np.sum(member >= t)),
+            len(member),
+            int(np.sum(nonmember >= t)),
+            len(nonmember),
+            delta=delta,
+            confidence=confidence,
+        )
         if lower > best:
             best, best_t = lower, t
     return float(best_t)
@@ -170,25 +160,36 @@ def _result(name, member, nonmember, *, delta, threshold, confidence) -> AttackR
     y = np.concatenate([np.ones(len(member)), np.zeros(len(nonmember))])
     scores = np.concatenate([member, nonmember])
     fpr, tpr, _ = roc_curve(y, scores)
-    keep = np.unique(np.concatenate([[0, len(fpr) - 1], np.searchsorted(fpr, np.geomspace(1e-4, 1, ROC_POINTS))]).clip(0, len(fpr) - 1))
+    keep = np.unique(
+        np.concatenate([[0, len(fpr) - 1], np.searchsorted(fpr, np.geomspace(1e-4, 1, ROC_POINTS))]).clip(
+            0, len(fpr) - 1
+        )
+    )
     tp, fp = int(np.sum(member >= threshold)), int(np.sum(nonmember >= threshold))
     lower, estimate = epsilon_bounds(tp, len(member), fp, len(nonmember), delta=delta, confidence=confidence)
     return AttackResult(
-        attack=name, auc=float(roc_auc_score(y, scores)), advantage=float(np.max(tpr - fpr)),
+        attack=name,
+        auc=float(roc_auc_score(y, scores)),
+        advantage=float(np.max(tpr - fpr)),
         tpr_at_fpr={f"{x:g}": float(np.max(tpr[fpr <= x])) for x in FPR_POINTS},
-        epsilon_lower=lower, epsilon_estimate=None if math.isinf(estimate) else estimate,
-        threshold_tpr=tp / len(member), threshold_fpr=fp / len(nonmember), evaluated=len(scores),
-        roc_fpr=fpr[keep].tolist(), roc_tpr=tpr[keep].tolist(),
+        epsilon_lower=lower,
+        epsilon_estimate=None if math.isinf(estimate) else estimate,
+        threshold_tpr=tp / len(member),
+        threshold_fpr=fp / len(nonmember),
+        evaluated=len(scores),
+        roc_fpr=fpr[keep].tolist(),
+        roc_tpr=tpr[keep].tolist(),
     )
 
 
 def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     order = rng.permutation(n)
-    return order[: n // 2], order[n // 2:]
+    return order[: n // 2], order[n // 2 :]
 
 
-def loss_threshold_attack(member_loss, nonmember_loss, *, delta: float, seed: int = 0,
-                          confidence: float = CONFIDENCE) -> AttackResult:
+def loss_threshold_attack(
+    member_loss, nonmember_loss, *, delta: float, seed: int = 0, confidence: float = CONFIDENCE
+) -> AttackResult:
     """Score = -loss. ROC and AUC over all examples (nothing is fitted); the ε bound's threshold is
     picked on one half and measured on the other."""
     member, nonmember = -np.asarray(member_loss, float), -np.asarray(nonmember_loss, float)
@@ -196,14 +197,17 @@ def loss_threshold_attack(member_loss, nonmember_loss, *, delta: float, seed: in
     (ms, me), (ns, ne) = _halves(len(member), rng), _halves(len(nonmember), rng)
     threshold = _best_threshold(member[ms], nonmember[ns], delta, confidence)
     result = _result("loss_threshold", member, nonmember, delta=delta, threshold=threshold, confidence=confidence)
-    held_out = _result("loss_threshold", member[me], nonmember[ne], delta=delta, threshold=threshold, confidence=confidence)
+    held_out = _result(
+        "loss_threshold", member[me], nonmember[ne], delta=delta, threshold=threshold, confidence=confidence
+    )
     result.epsilon_lower, result.epsilon_estimate = held_out.epsilon_lower, held_out.epsilon_estimate
     result.threshold_tpr, result.threshold_fpr = held_out.threshold_tpr, held_out.threshold_fpr
     return result
 
 
-def learned_attack(member_features, nonmember_features, *, delta: float, seed: int = 0,
-                   confidence: float = CONFIDENCE) -> AttackResult:
+def learned_attack(
+    member_features, nonmember_features, *, delta: float, seed: int = 0, confidence: float = CONFIDENCE
+) -> AttackResult:
     """Logistic regression fitted on half the examples; every figure is measured on the other half."""
     member, nonmember = np.asarray(member_features, float), np.asarray(nonmember_features, float)
     rng = np.random.default_rng(seed + 1)
@@ -213,8 +217,9 @@ def learned_attack(member_features, nonmember_features, *, delta: float, seed: i
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed)).fit(x_fit, y_fit)
     score = lambda x: model.decision_function(x)  # noqa: E731
     threshold = _best_threshold(score(member[mf]), score(nonmember[nf]), delta, confidence)
-    return _result("learned", score(member[me]), score(nonmember[ne]), delta=delta, threshold=threshold,
-                   confidence=confidence)
+    return _result(
+        "learned", score(member[me]), score(nonmember[ne]), delta=delta, threshold=threshold, confidence=confidence
+    )
 
 
 def sample_indices(n_train: int, n_test: int, *, seed: int, limit: int = MAX_PER_SIDE) -> tuple[np.ndarray, np.ndarray]:
@@ -224,40 +229,53 @@ def sample_indices(n_train: int, n_test: int, *, seed: int, limit: int = MAX_PER
     return np.sort(rng.choice(n_train, m, replace=False)), np.sort(rng.choice(n_test, m, replace=False))
 
 
-def run_audit(member_probabilities, member_labels, nonmember_probabilities, nonmember_labels, *,
-              delta: float, theoretical_epsilon: float | None = None, seed: int = 0) -> dict:
-    """Both attacks on one model's outputs; a JSON-ready dict stored with the run.
+def run_audit(
+    member_probabilities,
+    member_labels,
+    nonmember_probabilities,
+    nonmember_labels,
+    *,
+    delta: float,
+    theoretical_epsilon: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """Membership inference against one model's outputs: both attacks, JSON-ready for the run store.
 
     Each attack's bound uses confidence 1 - (1 - CONFIDENCE)/2 (Bonferroni), so the larger of the
     two still holds at CONFIDENCE.
+
+    Args:
+      member_probabilities, member_labels: softmax outputs [m, classes] and labels of training examples.
+      nonmember_probabilities, nonmember_labels: the same for held-out examples never trained on.
+      delta: the delta of the guarantee the epsilon lower bounds are stated against.
+      theoretical_epsilon: the run's accounted epsilon, stored beside the bounds (None or inf: none).
+      seed: the split of examples into the attacks' fitting and measuring halves.
+
+    Returns:
+      {"members", "nonmembers", "delta", "confidence", "theoretical_epsilon", "epsilon_lower",
+      "attacks": {"loss_threshold": ..., "learned": ...}}, each attack as `AttackResult.to_dict()`.
+
+    Raises:
+      ValueError: from scikit-learn when a side has fewer than two examples.
     """
     member_x = features(member_probabilities, member_labels)
     nonmember_x = features(nonmember_probabilities, nonmember_labels)
     each = 1 - (1 - CONFIDENCE) / 2
     attacks = {
-        "loss_threshold": loss_threshold_attack(member_x[:, 0], nonmember_x[:, 0], delta=delta, seed=seed, confidence=each),
+        "loss_threshold": loss_threshold_attack(
+            member_x[:, 0], nonmember_x[:, 0], delta=delta, seed=seed, confidence=each
+        ),
         "learned": learned_attack(member_x, nonmember_x, delta=delta, seed=seed, confidence=each),
     }
     best = max(attacks.values(), key=lambda a: a.epsilon_lower)
     return {
-        "members": len(member_x), "nonmembers": len(nonmember_x), "delta": delta, "confidence": CONFIDENCE,
-        "theoretical_epsilon": theoretical_epsilon if theoretical_epsilon is None or math.isfinite(theoretical_epsilon) else None,
-        "epsilon_lower": best.epsilon_lower, "attacks": {name: a.to_dict() for name, a in attacks.items()},
+        "members": len(member_x),
+        "nonmembers": len(nonmember_x),
+        "delta": delta,
+        "confidence": CONFIDENCE,
+        "theoretical_epsilon": theoretical_epsilon
+        if theoretical_epsilon is None or math.isfinite(theoretical_epsilon)
+        else None,
+        "epsilon_lower": best.epsilon_lower,
+        "attacks": {name: a.to_dict() for name, a in attacks.items()},
     }
-
-
-def reading(private: dict | None, baseline: dict | None, theoretical_epsilon: float | None) -> str:
-    """One sentence that reads a pair's audit."""
-    if not private:
-        return ""
-    adv = lambda audit: max(a["advantage"] for a in audit["attacks"].values())  # noqa: E731
-    bound = private["epsilon_lower"]
-    theory = f"ε = {theoretical_epsilon:.3g}" if theoretical_epsilon is not None else "no finite ε"
-    text = (f"The attacker's advantage falls from {adv(baseline):.2f} against the non-private baseline to "
-            f"{adv(private):.2f} against the DP-SGD model" if baseline else
-            f"The attacker's advantage against the DP-SGD model is {adv(private):.2f}")
-    text += f"; the measured lower bound ε ≥ {bound:.2f} ({private['confidence']:.0%} confidence) sits below the theoretical {theory}"
-    if theoretical_epsilon is not None and bound > theoretical_epsilon:
-        text = (f"Warning: the measured lower bound ε ≥ {bound:.2f} exceeds the theoretical ε = {theoretical_epsilon:.3g}. "
-                "The guarantee does not hold as configured (check the sampler and the data pipeline)")
-    return text + "."

@@ -57,8 +57,7 @@ def require_float(
     too_high = maximum is not None and (number >= maximum if exclusive_maximum else number > maximum)
     if too_low or too_high:
         raise ValidationError(
-            field,
-            f"must be {_describe_range(minimum, maximum, exclusive_minimum, exclusive_maximum)}, got {value}",
+            field, f"must be {_describe_range(minimum, maximum, exclusive_minimum, exclusive_maximum)}, got {value}"
         )
     return number
 

@@ -17,8 +17,12 @@ from dpviz.ui import budget_view  # noqa: E402
 
 try:
     view = explore(
-        dataset_size=values["dataset_size"], batch_size=values["batch_size"], noise_multiplier=values["noise_multiplier"],
-        epochs=values["epochs"], delta=parse_delta(values["delta"]), accountant=values["accountant"],
+        dataset_size=values["dataset_size"],
+        batch_size=values["batch_size"],
+        noise_multiplier=values["noise_multiplier"],
+        epochs=values["epochs"],
+        delta=parse_delta(values["delta"]),
+        accountant=values["accountant"],
     )
 except ValidationError as err:
     budget_view.show_error(err)

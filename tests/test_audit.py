@@ -7,8 +7,6 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dpviz.audit import (
-    canary_explanation,
-    canary_reading,
     canary_report,
     clopper_pearson,
     epsilon_bounds,
@@ -18,11 +16,11 @@ from dpviz.audit import (
     loss_threshold_attack,
     losses,
     mean_exposure,
-    reading,
     run_audit,
     sample_indices,
 )
 from dpviz.training.fake import made_up_outputs
+from dpviz.ui.audit_text import canary_explanation, canary_reading, reading
 
 RNG = np.random.default_rng(0)
 
@@ -111,7 +109,11 @@ def test_canary_report_and_reading():
     text = canary_reading(private, baseline)
     assert text.startswith("Canary exposure, inserted once, 9.0 bits in the baseline vs 1.0 bits in the DP-SGD model;")
     assert "inserted 4×, " in text
-    assert canary_reading(private, None) == "Canary exposure, inserted once, 1.0 bits in the DP-SGD model; " \
+    assert (
+        canary_reading(private, None) == "Canary exposure, inserted once, 1.0 bits in the DP-SGD model; "
         "inserted 4×, 7.2 bits in the DP-SGD model."
-    assert "among 500 examples" in canary_explanation(private["canaries"]) and "k·ε" in canary_explanation(private["canaries"])
+    )
+    assert "among 500 examples" in canary_explanation(private["canaries"]) and "k·ε" in canary_explanation(
+        private["canaries"]
+    )
     assert canary_reading(None, None) == "" and canary_reading({"attacks": {}}, None) == ""

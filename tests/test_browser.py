@@ -23,8 +23,14 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -42,9 +48,25 @@ def server(tmp_path):
     env.pop("DPVIZ_TRAINER", None)  # the real engine
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - the server writes it until the fixture ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -71,7 +93,9 @@ def browser(tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS, env={**os.environ, "TMPDIR": str(tmp_path)})
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=ARGS, env={**os.environ, "TMPDIR": str(tmp_path)}
+        )
         yield b
         b.close()
 
@@ -79,7 +103,9 @@ def browser(tmp_path):
 def idle(page, timeout=60_000):
     """Wait until Streamlit has finished the current run (no 'Running...' status widget)."""
     page.wait_for_timeout(300)
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stStatusWidget\"]').length === 0", timeout=timeout)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stStatusWidget\"]').length === 0", timeout=timeout
+    )
 
 
 def download(page, button) -> bytes:
@@ -166,7 +192,9 @@ def walk_through(page, server, browser, tmp_path):
     page.keyboard.press("ArrowRight")  # 2 epochs
     from playwright.sync_api import expect
 
-    expect(page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_test_id("stSliderThumbValue")).to_have_text("2")
+    expect(page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_test_id("stSliderThumbValue")).to_have_text(
+        "2"
+    )
     page.wait_for_timeout(600)  # past the slider's debounce, so the value reaches the server
     idle(page)
     batch = page.get_by_test_id("stNumberInput").filter(has_text="Batch size").locator("input")
@@ -204,7 +232,10 @@ def walk_through(page, server, browser, tmp_path):
     idle(page)
     page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
     shoot(page, "runs", tmp_path)
-    files = {fmt: download(page, page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first) for fmt in ("CSV", "HTML")}
+    files = {
+        fmt: download(page, page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first)
+        for fmt in ("CSV", "HTML")
+    }
     page.get_by_test_id("stButton").filter(has_text="PNG").first.click()  # renders PNG and SVG on request
     png = page.get_by_test_id("stDownloadButton").filter(has_text="PNG").first
     png.wait_for()

@@ -78,9 +78,16 @@ def loaded(*modules: str) -> set[str]:
 
 def test_pages_never_import_tensorflow():
     modules = loaded(
-        "dpviz.privacy.budget", "dpviz.privacy.figures", "dpviz.compare.figures", "dpviz.ui.budget_view",
-        "dpviz.ui.train_view", "dpviz.ui.runs_view", "dpviz.ui.audit_view", "dpviz.compare.export",
-        "dpviz.runs.launcher", "dpviz.cli.main",
+        "dpviz.privacy.budget",
+        "dpviz.privacy.figures",
+        "dpviz.compare.figures",
+        "dpviz.ui.budget_view",
+        "dpviz.ui.train_view",
+        "dpviz.ui.runs_view",
+        "dpviz.ui.audit_view",
+        "dpviz.compare.export",
+        "dpviz.runs.launcher",
+        "dpviz.cli.main",
     )
     assert "streamlit" in modules and "dp_accounting" in modules  # the check sees what was imported
     assert not modules & HEAVY

@@ -30,7 +30,9 @@ def cmd_export(args) -> int:
     out = Path(args.out)
     fmt = args.format or out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise ValidationError("format", f"must be one of {', '.join(FORMATS)} (or an --out file ending in one), got {fmt!r}")
+        raise ValidationError(
+            "format", f"must be one of {', '.join(FORMATS)} (or an --out file ending in one), got {fmt!r}"
+        )
     store = SqliteRunStore(args.home)
     frame = runs_frame(store.list())
     if frame.empty:
@@ -49,6 +51,8 @@ def cmd_export(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     private = int((selection["kind"] == "private").sum())
-    print(f"wrote {out} ({len(data):,} bytes): {args.chart} chart of {private} private run(s) and "
-          f"{len(selection) - private} baseline(s) as {fmt}")
+    print(
+        f"wrote {out} ({len(data):,} bytes): {args.chart} chart of {private} private run(s) and "
+        f"{len(selection) - private} baseline(s) as {fmt}"
+    )
     return 0

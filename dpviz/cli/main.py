@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m dpviz", description="Explore DP-SGD's privacy-utility trade-off.")
-    parser.add_argument("--home", default=None, help="data directory for the run store (default: $DPVIZ_HOME or ~/.dpviz)")
+    parser.add_argument(
+        "--home", default=None, help="data directory for the run store (default: $DPVIZ_HOME or ~/.dpviz)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for family in COMMAND_FAMILIES:
         family.register(sub)

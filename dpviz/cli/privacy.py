@@ -36,8 +36,11 @@ def cmd_epsilon(args) -> int:
     from dpviz.privacy.params import PrivacyParams
 
     params = PrivacyParams(
-        dataset_size=args.dataset_size, batch_size=args.batch_size, noise_multiplier=args.noise_multiplier,
-        epochs=args.epochs, delta=args.delta,
+        dataset_size=args.dataset_size,
+        batch_size=args.batch_size,
+        noise_multiplier=args.noise_multiplier,
+        epochs=args.epochs,
+        delta=args.delta,
     )
     report = compute_epsilon(params, args.accountant)
     if args.json:
@@ -45,7 +48,9 @@ def cmd_epsilon(args) -> int:
         return 0
     print(f"epsilon = {epsilon(report.epsilon)} at delta = {report.delta:g}  [{ACCOUNTANT_LABELS[args.accountant]}]")
     print(f"steps = {report.steps}, sampling probability q = {report.sampling_probability:.6g} (Poisson sampling)")
-    print(f"without sampling amplification (fixed shuffled batches): epsilon = {epsilon(report.epsilon_no_amplification)}")
+    print(
+        f"without sampling amplification (fixed shuffled batches): epsilon = {epsilon(report.epsilon_no_amplification)}"
+    )
     for line in ([report.note] if report.note else []) + params.warnings():
         print(f"note: {line}")
     return 0
@@ -55,16 +60,30 @@ def cmd_calibrate(args) -> int:
     from dpviz.privacy.calibration import calibrate_noise
 
     sigma = calibrate_noise(
-        target_epsilon=args.target_epsilon, dataset_size=args.dataset_size, batch_size=args.batch_size,
-        epochs=args.epochs, target_delta=args.delta, accountant=args.accountant,
+        target_epsilon=args.target_epsilon,
+        dataset_size=args.dataset_size,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        target_delta=args.delta,
+        accountant=args.accountant,
     )
     if args.json:
-        print(json.dumps({
-            "noise_multiplier": sigma, "target_epsilon": args.target_epsilon, "target_delta": args.delta,
-            "accountant": args.accountant, "dataset_size": args.dataset_size, "batch_size": args.batch_size,
-            "epochs": args.epochs,
-        }))
+        print(
+            json.dumps(
+                {
+                    "noise_multiplier": sigma,
+                    "target_epsilon": args.target_epsilon,
+                    "target_delta": args.delta,
+                    "accountant": args.accountant,
+                    "dataset_size": args.dataset_size,
+                    "batch_size": args.batch_size,
+                    "epochs": args.epochs,
+                }
+            )
+        )
     else:
-        print(f"noise multiplier = {sigma:.4f} reaches epsilon <= {args.target_epsilon:g} "
-              f"at delta = {args.delta:g} ({args.accountant})")
+        print(
+            f"noise multiplier = {sigma:.4f} reaches epsilon <= {args.target_epsilon:g} "
+            f"at delta = {args.delta:g} ({args.accountant})"
+        )
     return 0

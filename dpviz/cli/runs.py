@@ -32,12 +32,23 @@ def cmd_worker(args) -> int:
 def _summary(run) -> dict:
     final = run.final.get("final", {}) if run.final else {}
     return {
-        "id": run.id, "kind": run.kind, "group_id": run.group_id, "sweep_id": run.sweep_id, "status": run.status,
-        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
-        "dataset": run.config.get("dataset"), "model": run.config.get("model"),
-        "noise_multiplier": run.config.get("noise_multiplier"), "clip_norm": run.config.get("clip_norm"),
-        "batch_size": run.config.get("batch_size"), "epochs": run.config.get("epochs"),
-        "test_accuracy": final.get("test_accuracy"), "epsilon": final.get("epsilon"), "device": run.device,
+        "id": run.id,
+        "kind": run.kind,
+        "group_id": run.group_id,
+        "sweep_id": run.sweep_id,
+        "status": run.status,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "dataset": run.config.get("dataset"),
+        "model": run.config.get("model"),
+        "noise_multiplier": run.config.get("noise_multiplier"),
+        "clip_norm": run.config.get("clip_norm"),
+        "batch_size": run.config.get("batch_size"),
+        "epochs": run.config.get("epochs"),
+        "test_accuracy": final.get("test_accuracy"),
+        "epsilon": final.get("epsilon"),
+        "device": run.device,
         "error": run.error,
     }
 
@@ -50,18 +61,30 @@ def cmd_list(args) -> int:
     if not runs:
         print("no runs yet")
         return 0
-    print(f"{'id':12}  {'kind':8}  {'status':11}  {'dataset':9}  {'model':6}  {'sigma':>5}  {'acc':>6}  {'eps':>7}  created")
+    print(
+        f"{'id':12}  {'kind':8}  {'status':11}  {'dataset':9}  "
+        f"{'model':6}  {'sigma':>5}  {'acc':>6}  {'eps':>7}  created"
+    )
     for r in runs:
         acc, eps = number(r["test_accuracy"], 3), number(r["epsilon"], 3)
         when = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
-        print(f"{r['id']:12}  {r['kind']:8}  {r['status']:11}  {r['dataset']:9}  {r['model']:6}  {r['noise_multiplier']:5g}  {acc:>6}  {eps:>7}  {when}")
+        print(
+            f"{r['id']:12}  {r['kind']:8}  {r['status']:11}  {r['dataset']:9}  "
+            f"{r['model']:6}  {r['noise_multiplier']:5g}  {acc:>6}  {eps:>7}  {when}"
+        )
     return 0
 
 
 def cmd_show(args) -> int:
     store = open_store(args)
     run = store.resolve(args.run_id)
-    data = {**_summary(run), "config": run.config, "progress": run.progress, "final": run.final, "metrics": store.metrics(run.id)}
+    data = {
+        **_summary(run),
+        "config": run.config,
+        "progress": run.progress,
+        "final": run.final,
+        "metrics": store.metrics(run.id),
+    }
     if args.json:
         print(json.dumps(data))
         return 0
@@ -70,8 +93,11 @@ def cmd_show(args) -> int:
     audit = (run.final or {}).get("audit")
     if audit:
         for name, a in audit["attacks"].items():
-            print(f"membership inference ({name.replace('_', ' ')}): AUC {a['auc']:.3f}, advantage {a['advantage']:.3f}, "
-                  f"TPR at FPR 1% {a['tpr_at_fpr']['0.01']:.3f}, epsilon >= {a['epsilon_lower']:.2f} ({audit['confidence']:.0%})")
+            print(
+                f"membership inference ({name.replace('_', ' ')}): AUC {a['auc']:.3f}, advantage {a['advantage']:.3f}, "
+                f"TPR at FPR 1% {a['tpr_at_fpr']['0.01']:.3f}, "
+                f"epsilon >= {a['epsilon_lower']:.2f} ({audit['confidence']:.0%})"
+            )
         if audit.get("canaries"):
             from dpviz.audit import exposure_summary
 
@@ -80,6 +106,8 @@ def cmd_show(args) -> int:
     for i, (epoch, _) in enumerate(metrics.get("test_accuracy", [])):
         row = {name: values[i][1] for name, values in metrics.items() if i < len(values)}
         eps = row.get("epsilon")
-        print(f"epoch {epoch:3d}: test acc {row.get('test_accuracy', 0):.4f}, loss {row.get('test_loss', 0):.4f}"
-              + (f", epsilon {number(eps, 3)}" if eps is not None else ""))
+        print(
+            f"epoch {epoch:3d}: test acc {row.get('test_accuracy', 0):.4f}, loss {row.get('test_loss', 0):.4f}"
+            + (f", epsilon {number(eps, 3)}" if eps is not None else "")
+        )
     return 0

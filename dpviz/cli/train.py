@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 
 from dpviz.cli.common import epsilon, number
 from dpviz.datasets import DATASETS
@@ -29,21 +30,24 @@ def register(sub) -> None:
     p.add_argument("--delta", type=float, default=1e-5)
     p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
     p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
-    p.add_argument("--canaries", type=int, default=0,
-                   help="random-label canaries added to the training set (every second one repeated); the audit reports their exposure")
+    p.add_argument(
+        "--canaries",
+        type=int,
+        default=0,
+        help=(
+            "random-label canaries added to the training set (every second one repeated); "
+            "the audit reports their exposure"
+        ),
+    )
     p.add_argument("--json", action="store_true", help="one JSON object a line: each epoch, then a summary per run")
     p.add_argument("--store", action="store_true", help="record the run(s) in the run store (see --home)")
     p.set_defaults(func=cmd_train)
 
 
 def config_from_args(args) -> TrainConfig:
-    return TrainConfig(
-        dataset=args.dataset, dataset_size=args.dataset_size, model=args.model, epochs=args.epochs,
-        batch_size=args.batch_size, noise_multiplier=args.noise_multiplier, clip_norm=args.clip_norm,
-        learning_rate=args.learning_rate, optimizer=args.optimizer, momentum=args.momentum, sampler=args.sampler,
-        seed=args.seed, delta=args.delta, accountant=args.accountant, audit=not args.no_audit,
-        canaries=args.canaries,
-    )
+    """Every flag named as a TrainConfig field is that field; `--no-audit` turns the audit off."""
+    settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig(**settings, audit=not args.no_audit)
 
 
 def cmd_train(args) -> int:
@@ -68,27 +72,41 @@ def cmd_train(args) -> int:
                 if args.json:
                     print(json.dumps(event.to_dict()), flush=True)
                 else:
-                    print(f"[{event.run:8}] epoch {event.epoch:3d}  train loss {number(event.train_loss)} acc {number(event.train_accuracy)}"
-                          f"  test loss {number(event.test_loss)} acc {number(event.test_accuracy)}  eps {number(event.epsilon, 3)}"
-                          f"  {event.examples_per_second:,.0f} ex/s  {event.elapsed_s:.1f}s", flush=True)
+                    print(
+                        f"[{event.run:8}] epoch {event.epoch:3d}  train loss {number(event.train_loss)} "
+                        f"acc {number(event.train_accuracy)}"
+                        f"  test loss {number(event.test_loss)} acc {number(event.test_accuracy)}"
+                        f"  eps {number(event.epsilon, 3)}"
+                        f"  {event.examples_per_second:,.0f} ex/s  {event.elapsed_s:.1f}s",
+                        flush=True,
+                    )
             elif isinstance(event, Finished):
                 failed |= event.status != "completed"
-                summary = {"run": event.run, "status": event.status, **{k: v for k, v in event.to_dict().items() if k not in ("run", "status")}}
+                summary = {
+                    "run": event.run,
+                    "status": event.status,
+                    **{k: v for k, v in event.to_dict().items() if k not in ("run", "status")},
+                }
                 if recorder:
                     summary["run_id"] = recorder.run_ids[event.run]
                 if args.json:
                     print(json.dumps(summary), flush=True)
                 else:
                     final = event.final
-                    print(f"[{event.run:8}] {event.status}: test accuracy {number(final.get('test_accuracy'))}, epsilon "
-                          f"{epsilon(final.get('epsilon'), 3)} ({event.accountant}, {event.sampler} sampling, delta {config.delta:g}), "
-                          f"{event.steps} steps on {event.device}" + (f" — {event.error}" if event.error else ""))
+                    print(
+                        f"[{event.run:8}] {event.status}: test accuracy {number(final.get('test_accuracy'))}, epsilon "
+                        f"{epsilon(final.get('epsilon'), 3)} ({event.accountant}, {event.sampler} sampling, "
+                        f"delta {config.delta:g}), "
+                        f"{event.steps} steps on {event.device}" + (f" — {event.error}" if event.error else "")
+                    )
                     if event.audit:
                         attacks = event.audit["attacks"]
-                        print(f"[{event.run:8}] membership inference: AUC " + ", ".join(
-                            f"{name.replace('_', ' ')} {a['auc']:.3f}" for name, a in attacks.items())
+                        print(
+                            f"[{event.run:8}] membership inference: AUC "
+                            + ", ".join(f"{name.replace('_', ' ')} {a['auc']:.3f}" for name, a in attacks.items())
                             + f"; advantage {max(a['advantage'] for a in attacks.values()):.3f}; "
-                            f"measured epsilon >= {event.audit['epsilon_lower']:.2f} ({event.audit['confidence']:.0%})")
+                            f"measured epsilon >= {event.audit['epsilon_lower']:.2f} ({event.audit['confidence']:.0%})"
+                        )
                         if event.audit.get("canaries"):
                             print(f"[{event.run:8}] {exposure_summary(event.audit['canaries'])}")
                     if event.epsilon_assumption and event.sampler != "poisson":

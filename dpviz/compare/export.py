@@ -16,9 +16,11 @@ FORMATS = ("png", "svg", "html", "csv", "json")
 IMAGE_FORMATS = ("png", "svg")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html", "csv": "text/csv", "json": "application/json"}
 WIDTH, HEIGHT, SCALE = 1100, 600, 2
-NO_BROWSER = ("PNG and SVG export needs Google Chrome or Chromium on this machine (kaleido drives it), and none was "
-              "found. Install one (Debian/Ubuntu: `sudo apt-get install chromium`) or set BROWSER_PATH; meanwhile "
-              "the interactive HTML export works everywhere.")
+NO_BROWSER = (
+    "PNG and SVG export needs Google Chrome or Chromium on this machine (kaleido drives it), and none was "
+    "found. Install one (Debian/Ubuntu: `sudo apt-get install chromium`) or set BROWSER_PATH; meanwhile "
+    "the interactive HTML export works everywhere."
+)
 _server_lock = threading.Lock()
 _server_started = False
 

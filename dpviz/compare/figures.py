@@ -11,13 +11,20 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from dpviz.compare.tables import CHARTS, curves_data, frontier_data, hyperparameter_data, require_hyperparameter
+from dpviz.compare.tables import (
+    CHARTS,
+    SETTINGS,
+    TASK,
+    curves_data,
+    frontier_data,
+    hyperparameter_data,
+    require_hyperparameter,
+)
 from dpviz.training.config import HYPERPARAMETER_LABELS
 from dpviz.validation import require_choice
 
 PALETTE = qualitative.Plotly
-HOVER_FIELDS = ("id", "dataset", "model", "train_size", "noise_multiplier", "clip_norm", "batch_size", "epochs",
-                "learning_rate", "optimizer", "sampler", "accountant", "delta", "seed", "test_accuracy", "epsilon")
+HOVER_FIELDS = ("id", *(name for name in TASK if name != "canaries"), *SETTINGS, "test_accuracy", "epsilon")
 _LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2), template="plotly_white")
 
 
@@ -41,19 +48,35 @@ def frontier_figure(selection: pd.DataFrame) -> go.Figure:
     for (dataset, model), group in points.groupby(["dataset", "model"], sort=True):
         finite = group[group["epsilon"].apply(math.isfinite)]
         customdata, template = _hover(finite)
-        fig.add_trace(go.Scatter(
-            x=finite["epsilon"], y=finite["test_accuracy"], mode="markers", name=f"DP-SGD · {dataset}/{model}",
-            marker=dict(size=11, color=colors[(dataset, model)], line=dict(width=1, color="white")),
-            customdata=customdata, hovertemplate=template,
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=finite["epsilon"],
+                y=finite["test_accuracy"],
+                mode="markers",
+                name=f"DP-SGD · {dataset}/{model}",
+                marker=dict(size=11, color=colors[(dataset, model)], line=dict(width=1, color="white")),
+                customdata=customdata,
+                hovertemplate=template,
+            )
+        )
     for _, row in baselines.iterrows():
         label = f"non-private · {row['dataset']}/{row['model']}: {row['test_accuracy']:.1%}"
         if row["runs"] > 1:
             label += f" (mean of {row['runs']}, {row['lowest']:.1%}–{row['highest']:.1%})"
-        fig.add_hline(y=row["test_accuracy"], line_dash="dash", line_color=colors[(row["dataset"], row["model"])],
-                      annotation_text=label, annotation_position="bottom right")
-    fig.update_layout(title="Privacy-utility frontier: test accuracy vs ε", xaxis_title="ε (lower is more private)",
-                      yaxis_title="final test accuracy", height=460, **_LAYOUT)
+        fig.add_hline(
+            y=row["test_accuracy"],
+            line_dash="dash",
+            line_color=colors[(row["dataset"], row["model"])],
+            annotation_text=label,
+            annotation_position="bottom right",
+        )
+    fig.update_layout(
+        title="Privacy-utility frontier: test accuracy vs ε",
+        xaxis_title="ε (lower is more private)",
+        yaxis_title="final test accuracy",
+        height=460,
+        **_LAYOUT,
+    )
     if len(points) and points["epsilon"].max() / max(points["epsilon"].min(), 1e-9) > 20:
         fig.update_xaxes(type="log")
     if points.empty:
@@ -75,11 +98,21 @@ def curves_figure(selection: pd.DataFrame, metric_rows) -> go.Figure:
             series = run[(run["metric"] == metric) & run["value"].notna()].sort_values("epoch")
             if series.empty:
                 continue
-            fig.add_trace(go.Scatter(
-                x=series["epoch"], y=series["value"], name=label, legendgroup=run_id, showlegend=col == 1,
-                mode="lines+markers", line=dict(color=color, dash=dash), marker=dict(size=5),
-                hovertemplate=f"{label}<br>epoch %{{x}}<br>{metric.replace('_', ' ')} %{{y:.4g}}<extra></extra>",
-            ), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=series["epoch"],
+                    y=series["value"],
+                    name=label,
+                    legendgroup=run_id,
+                    showlegend=col == 1,
+                    mode="lines+markers",
+                    line=dict(color=color, dash=dash),
+                    marker=dict(size=5),
+                    hovertemplate=f"{label}<br>epoch %{{x}}<br>{metric.replace('_', ' ')} %{{y:.4g}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(title="Selected runs by epoch (baselines dashed)", height=460, **_LAYOUT)
     if data.empty:
@@ -90,23 +123,41 @@ def curves_figure(selection: pd.DataFrame, metric_rows) -> go.Figure:
 def hyperparameter_figure(selection: pd.DataFrame, x: str) -> go.Figure:
     require_hyperparameter(x)
     points = hyperparameter_data(selection, x)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Final test accuracy", "ε"))
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("Final test accuracy", "ε")
+    )
     for i, (others, group) in enumerate(points.groupby("others", sort=True)):
         color = PALETTE[i % len(PALETTE)]
         for row, metric in ((1, "test_accuracy"), (2, "epsilon")):
             shown = group[group[metric].apply(lambda v: v is not None and math.isfinite(v))]
             customdata, template = _hover(shown)
-            fig.add_trace(go.Scatter(
-                x=shown[x], y=shown[metric], name=others, legendgroup=others, showlegend=row == 1,
-                mode="lines+markers", line=dict(color=color), marker=dict(size=9),
-                customdata=customdata, hovertemplate=template,
-            ), row=row, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=shown[x],
+                    y=shown[metric],
+                    name=others,
+                    legendgroup=others,
+                    showlegend=row == 1,
+                    mode="lines+markers",
+                    line=dict(color=color),
+                    marker=dict(size=9),
+                    customdata=customdata,
+                    hovertemplate=template,
+                ),
+                row=row,
+                col=1,
+            )
     _, baselines = frontier_data(selection)
     for _, base in baselines.iterrows():
-        fig.add_hline(y=base["test_accuracy"], line_dash="dash", line_color="#7f7f7f", row=1, col=1,
-                      annotation_text=f"non-private {base['dataset']}/{base['model']}: {base['test_accuracy']:.1%}",
-                      annotation_position="bottom right")
+        fig.add_hline(
+            y=base["test_accuracy"],
+            line_dash="dash",
+            line_color="#7f7f7f",
+            row=1,
+            col=1,
+            annotation_text=f"non-private {base['dataset']}/{base['model']}: {base['test_accuracy']:.1%}",
+            annotation_position="bottom right",
+        )
     label = HYPERPARAMETER_LABELS[x]
     fig.update_xaxes(title_text=label, row=2, col=1)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
@@ -136,17 +187,33 @@ def training_figure(series: dict[str, dict], metric: str, *, title: str, target:
     """One metric over epochs for a private run and its baseline (series: kind -> store.metrics())."""
     fig = go.Figure()
     for kind, metrics in series.items():
-        for name, dash in ((f"test_{metric}", "solid"), (f"train_{metric}", "dot")) if metric in ("accuracy", "loss") else ((metric, "solid"),):
+        for name, dash in (
+            ((f"test_{metric}", "solid"), (f"train_{metric}", "dot"))
+            if metric in ("accuracy", "loss")
+            else ((metric, "solid"),)
+        ):
             points = [(e, v) for e, v in metrics.get(name, []) if v is not None]
             if not points:
                 continue
             label = f"{kind} · {name.replace('_', ' ')}" if metric in ("accuracy", "loss") else kind
-            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=label, mode="lines+markers",
-                                     line=dict(color=RUN_COLORS.get(kind), dash=dash)))
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in points],
+                    y=[p[1] for p in points],
+                    name=label,
+                    mode="lines+markers",
+                    line=dict(color=RUN_COLORS.get(kind), dash=dash),
+                )
+            )
     if target:
         fig.add_hline(y=target, line_dash="dot", line_color="red", annotation_text=f"target ε {target:g}")
-    fig.update_layout(title=title, xaxis_title="epoch", height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.3))
+    fig.update_layout(
+        title=title,
+        xaxis_title="epoch",
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.3),
+    )
     return fig
 
 
@@ -162,14 +229,25 @@ def roc_figure(audits: dict[str, dict]) -> go.Figure:
                 continue
             fpr = [max(v, floor) for v in attack["roc_fpr"]]
             tpr = [max(v, floor) for v in attack["roc_tpr"]]
-            fig.add_trace(go.Scatter(
-                x=fpr, y=tpr, mode="lines", name=f"{label} · {name.replace('_', ' ')} (AUC {attack['auc']:.3f})",
-                line=dict(color=RUN_COLORS[kind], dash=dash, shape="hv"),
-                hovertemplate="FPR %{x:.4f}<br>TPR %{y:.4f}<extra></extra>",
-            ))
-    fig.add_trace(go.Scatter(x=[floor, 1], y=[floor, 1], mode="lines", name="chance", line=dict(color="#bbbbbb", dash="dash")))
+            fig.add_trace(
+                go.Scatter(
+                    x=fpr,
+                    y=tpr,
+                    mode="lines",
+                    name=f"{label} · {name.replace('_', ' ')} (AUC {attack['auc']:.3f})",
+                    line=dict(color=RUN_COLORS[kind], dash=dash, shape="hv"),
+                    hovertemplate="FPR %{x:.4f}<br>TPR %{y:.4f}<extra></extra>",
+                )
+            )
+    fig.add_trace(
+        go.Scatter(x=[floor, 1], y=[floor, 1], mode="lines", name="chance", line=dict(color="#bbbbbb", dash="dash"))
+    )
     fig.update_xaxes(type="log", title="false positive rate", range=[-3.2, 0])
     fig.update_yaxes(type="log", title="true positive rate", range=[-3.2, 0])
-    fig.update_layout(title="Membership inference ROC (log-log)", height=420, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(
+        title="Membership inference ROC (log-log)",
+        height=420,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
     return fig

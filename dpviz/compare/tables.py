@@ -14,20 +14,15 @@ import pandas as pd
 
 from dpviz.datasets import DATASETS
 from dpviz.runs.store import match_ids
-from dpviz.training.config import (
-    CONFIG_DEFAULTS,
-    HYPERPARAMETERS,
-    UNUSED_BY_BASELINE,
-    schedule_key,
-)
+from dpviz.training.config import CONFIG_DEFAULTS, HYPERPARAMETERS, UNUSED_BY_BASELINE, schedule_key
 from dpviz.validation import ValidationError
 
 CHARTS = ("frontier", "curves", "hyperparameter")
-COLUMNS = (
-    "id", "kind", "status", "dataset", "model", "train_size", "canaries", *HYPERPARAMETERS, "optimizer", "sampler",
-    "accountant", "delta", "seed", "test_accuracy", "epsilon", "epsilon_no_amplification", "duration_s",
-    "created", "group_id", "sweep_id", "baseline_id", "device", "error",
-)
+TASK = ("dataset", "model", "train_size", "canaries")
+SETTINGS = (*HYPERPARAMETERS, "optimizer", "sampler", "accountant", "delta", "seed")
+RESULTS = ("test_accuracy", "epsilon", "epsilon_no_amplification")
+COLUMNS = ("id", "kind", "status", *TASK, *SETTINGS, *RESULTS, "duration_s", "created", "group_id", "sweep_id")
+COLUMNS += ("baseline_id", "device", "error")
 
 
 def runs_frame(runs) -> pd.DataFrame:
@@ -39,20 +34,37 @@ def runs_frame(runs) -> pd.DataFrame:
         epsilon = final.get("epsilon")
         if run.kind == "private" and run.status == "completed" and epsilon is None and c.get("noise_multiplier") == 0:
             epsilon = math.inf  # stored as null: no noise means no guarantee
-        rows.append({
-            "id": run.id, "kind": run.kind, "status": run.status, "dataset": c.get("dataset"), "model": c.get("model"),
-            "train_size": c.get("dataset_size") or getattr(DATASETS.get(c.get("dataset")), "train_size", None),
-            "canaries": c.get("canaries", CONFIG_DEFAULTS["canaries"]),
-            **{name: None if run.kind == "baseline" and name in UNUSED_BY_BASELINE else c.get(name) for name in HYPERPARAMETERS},
-            "optimizer": c.get("optimizer"), "sampler": c.get("sampler"), "accountant": c.get("accountant"),
-            "delta": c.get("delta"), "seed": c.get("seed"),
-            "test_accuracy": final.get("test_accuracy"),
-            "epsilon": epsilon if run.kind == "private" else None,
-            "epsilon_no_amplification": final.get("epsilon_no_amplification") if run.kind == "private" else None,
-            "duration_s": (run.finished_at - run.started_at) if run.finished_at and run.started_at else None,
-            "created": dt.datetime.fromtimestamp(run.created_at), "group_id": run.group_id, "sweep_id": run.sweep_id,
-            "baseline_id": None, "device": run.device, "error": run.error, "_schedule": schedule_key(c),
-        })
+        rows.append(
+            {
+                "id": run.id,
+                "kind": run.kind,
+                "status": run.status,
+                "dataset": c.get("dataset"),
+                "model": c.get("model"),
+                "train_size": c.get("dataset_size") or getattr(DATASETS.get(c.get("dataset")), "train_size", None),
+                "canaries": c.get("canaries", CONFIG_DEFAULTS["canaries"]),
+                **{
+                    name: None if run.kind == "baseline" and name in UNUSED_BY_BASELINE else c.get(name)
+                    for name in HYPERPARAMETERS
+                },
+                "optimizer": c.get("optimizer"),
+                "sampler": c.get("sampler"),
+                "accountant": c.get("accountant"),
+                "delta": c.get("delta"),
+                "seed": c.get("seed"),
+                "test_accuracy": final.get("test_accuracy"),
+                "epsilon": epsilon if run.kind == "private" else None,
+                "epsilon_no_amplification": final.get("epsilon_no_amplification") if run.kind == "private" else None,
+                "duration_s": (run.finished_at - run.started_at) if run.finished_at and run.started_at else None,
+                "created": dt.datetime.fromtimestamp(run.created_at),
+                "group_id": run.group_id,
+                "sweep_id": run.sweep_id,
+                "baseline_id": None,
+                "device": run.device,
+                "error": run.error,
+                "_schedule": schedule_key(c),
+            }
+        )
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "_schedule"])
     for column in ("test_accuracy", "epsilon", "epsilon_no_amplification", "duration_s", *HYPERPARAMETERS, "delta"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
@@ -73,8 +85,15 @@ def _link_baselines(frame: pd.DataFrame) -> list:
     return linked
 
 
-def filter_frame(frame: pd.DataFrame, *, datasets=None, models=None, statuses=None, kinds=None,
-                 epsilon_range: tuple[float, float] | None = None) -> pd.DataFrame:
+def filter_frame(
+    frame: pd.DataFrame,
+    *,
+    datasets=None,
+    models=None,
+    statuses=None,
+    kinds=None,
+    epsilon_range: tuple[float, float] | None = None,
+) -> pd.DataFrame:
     """Rows matching every given filter. The epsilon range applies to private runs; baselines have none."""
     keep = pd.Series(True, index=frame.index)
     for column, allowed in (("dataset", datasets), ("model", models), ("status", statuses), ("kind", kinds)):
@@ -113,15 +132,22 @@ def require_hyperparameter(name: str) -> str:
 
 # ---------------------------------------------------------------- chart data
 
+
 def frontier_data(selection: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(points, baselines): completed private runs with accuracy and epsilon; mean baseline accuracy per dataset/model."""
+    """(points, baselines): completed private runs with accuracy and epsilon; mean baseline accuracy
+    per dataset and model."""
     done = selection[selection["status"] == "completed"]
     points = done[(done["kind"] == "private") & done["test_accuracy"].notna() & done["epsilon"].notna()]
     base = done[(done["kind"] == "baseline") & done["test_accuracy"].notna()]
     baselines = (
         base.groupby(["dataset", "model"], sort=True)
-        .agg(test_accuracy=("test_accuracy", "mean"), runs=("id", "count"), ids=("id", lambda s: ",".join(s)),
-             lowest=("test_accuracy", "min"), highest=("test_accuracy", "max"))
+        .agg(
+            test_accuracy=("test_accuracy", "mean"),
+            runs=("id", "count"),
+            ids=("id", lambda s: ",".join(s)),
+            lowest=("test_accuracy", "min"),
+            highest=("test_accuracy", "max"),
+        )
         .reset_index()
     )
     return points.reset_index(drop=True), baselines
@@ -140,8 +166,11 @@ def hyperparameter_data(selection: pd.DataFrame, x: str) -> pd.DataFrame:
     varying = [h for h in HYPERPARAMETERS if h != x and points[h].nunique() > 1]
     several_tasks = points["dataset"].nunique() > 1 or points["model"].nunique() > 1
     points["others"] = [
-        " ".join(([f"{row['dataset']}/{row['model']}"] if several_tasks else [])
-                 + [f"{_short(h)}={_fmt(row[h])}" for h in varying]) or "all runs"
+        " ".join(
+            ([f"{row['dataset']}/{row['model']}"] if several_tasks else [])
+            + [f"{_short(h)}={_fmt(row[h])}" for h in varying]
+        )
+        or "all runs"
         for _, row in points.iterrows()
     ]
     return points.sort_values(["others", x]).reset_index(drop=True)
@@ -151,8 +180,11 @@ def curves_data(selection: pd.DataFrame, metric_rows) -> pd.DataFrame:
     """Long format: one row per (run, epoch, metric), with the run's kind and label."""
     labels = {row["id"]: run_label(row) for _, row in selection.iterrows()}
     kinds = dict(zip(selection["id"], selection["kind"]))
-    rows = [{"run_id": rid, "kind": kinds[rid], "label": labels[rid], "epoch": epoch, "metric": name, "value": value}
-            for rid, epoch, name, value in metric_rows if rid in labels]
+    rows = [
+        {"run_id": rid, "kind": kinds[rid], "label": labels[rid], "epoch": epoch, "metric": name, "value": value}
+        for rid, epoch, name, value in metric_rows
+        if rid in labels
+    ]
     return pd.DataFrame(rows, columns=["run_id", "kind", "label", "epoch", "metric", "value"])
 
 
@@ -169,12 +201,17 @@ def chart_table(chart: str, selection: pd.DataFrame, metric_rows=(), *, x: str =
     raise ValidationError("chart", f"must be one of {', '.join(CHARTS)}, got {chart!r}")
 
 
-_EXPORT_COLUMNS = ["id", "kind", "dataset", "model", "train_size", "canaries", *HYPERPARAMETERS, "optimizer", "sampler", "accountant",
-                   "delta", "seed", "test_accuracy", "epsilon", "epsilon_no_amplification", "sweep_id", "baseline_id"]
+_EXPORT_COLUMNS = ["id", "kind", *TASK, *SETTINGS, *RESULTS, "sweep_id", "baseline_id"]
 
 
 def _short(name: str) -> str:
-    return {"noise_multiplier": "σ", "clip_norm": "C", "batch_size": "b", "epochs": "epochs", "learning_rate": "lr"}.get(name, name)
+    return {
+        "noise_multiplier": "σ",
+        "clip_norm": "C",
+        "batch_size": "b",
+        "epochs": "epochs",
+        "learning_rate": "lr",
+    }.get(name, name)
 
 
 def _fmt(value) -> str:
@@ -185,5 +222,7 @@ def run_label(row) -> str:
     where = f"{row['dataset']}/{row['model']}"
     if row["kind"] == "baseline":
         return f"baseline {where} b={_fmt(row['batch_size'])} e={_fmt(row['epochs'])} · {row['id'][:6]}"
-    return (f"σ={_fmt(row['noise_multiplier'])} C={_fmt(row['clip_norm'])} b={_fmt(row['batch_size'])} "
-            f"e={_fmt(row['epochs'])} lr={_fmt(row['learning_rate'])} {where} · {row['id'][:6]}")
+    return (
+        f"σ={_fmt(row['noise_multiplier'])} C={_fmt(row['clip_norm'])} b={_fmt(row['batch_size'])} "
+        f"e={_fmt(row['epochs'])} lr={_fmt(row['learning_rate'])} {where} · {row['id'][:6]}"
+    )

@@ -114,7 +114,9 @@ def orders_dropped(q: float, noise_multiplier: float) -> np.ndarray:
     return ORDERS[~np.isfinite(rdp)]
 
 
-def rdp_epsilon(q: float, noise_multiplier: float, steps: int, delta: float, *, legacy: bool = False) -> tuple[float, float]:
+def rdp_epsilon(
+    q: float, noise_multiplier: float, steps: int, delta: float, *, legacy: bool = False
+) -> tuple[float, float]:
     """(epsilon, optimal order) from the cached per-step RDP scaled by `steps`."""
     if noise_multiplier == 0:
         return math.inf, math.nan
@@ -151,7 +153,13 @@ def _walk(memo: _PerStepRdp, family: np.ndarray, order: float, steps: int, delta
 
 
 def searched_rdp_epsilon(
-    q: float, noise_multiplier: float, steps: int, delta: float, *, legacy: bool = False, start_order: float | None = None
+    q: float,
+    noise_multiplier: float,
+    steps: int,
+    delta: float,
+    *,
+    legacy: bool = False,
+    start_order: float | None = None,
 ) -> tuple[float, float]:
     """`rdp_epsilon` (epsilon, optimal order) evaluating only the RDP orders near the optimum.
 
@@ -208,7 +216,9 @@ def pld_epsilon(
     if value_discretization_interval is None:
         estimate = 0.7 * rdp_epsilon(q, noise_multiplier, steps, delta)[0]
         value_discretization_interval = pld_value_discretization(estimate, steps)
-    return _pld_epsilon_cached(("dpsgd", float(q), float(noise_multiplier), int(steps)), float(delta), value_discretization_interval)
+    return _pld_epsilon_cached(
+        ("dpsgd", float(q), float(noise_multiplier), int(steps)), float(delta), value_discretization_interval
+    )
 
 
 def no_amplification_epsilon(noise_multiplier: float, passes: int, delta: float, accountant: str = "rdp") -> float:
@@ -337,7 +347,9 @@ def compute_epsilon(params: PrivacyParams, accountant: str = "rdp") -> EpsilonRe
     spec = create_accountant(accountant)
     q, sigma, steps, delta = params.sampling_probability, params.noise_multiplier, params.steps, params.delta
     no_amp = spec.no_amplification(sigma, params.passes, delta)
-    common = dict(delta=delta, steps=steps, sampling_probability=q, accountant=accountant, epsilon_no_amplification=no_amp)
+    common = dict(
+        delta=delta, steps=steps, sampling_probability=q, accountant=accountant, epsilon_no_amplification=no_amp
+    )
     if sigma == 0:
         return EpsilonReport(epsilon=math.inf, bound=accountant, **common)
     return EpsilonReport(**spec.headline(q, sigma, steps, delta), **common)

@@ -79,14 +79,22 @@ def solve_target(view: BudgetView, target_epsilon: float) -> TargetSolution:
     """
     p, accountant = view.params, view.report.accountant
     sigma = calibrate_noise(
-        target_epsilon=target_epsilon, dataset_size=p.dataset_size, batch_size=p.batch_size, epochs=p.epochs,
-        target_delta=p.delta, accountant=accountant,
+        target_epsilon=target_epsilon,
+        dataset_size=p.dataset_size,
+        batch_size=p.batch_size,
+        epochs=p.epochs,
+        target_delta=p.delta,
+        accountant=accountant,
     )
     budget = None
     if p.noise_multiplier > 0:
         budget = max_epochs(
-            target_epsilon=target_epsilon, dataset_size=p.dataset_size, batch_size=p.batch_size,
-            noise_multiplier=p.noise_multiplier, target_delta=p.delta, accountant=accountant,
+            target_epsilon=target_epsilon,
+            dataset_size=p.dataset_size,
+            batch_size=p.batch_size,
+            noise_multiplier=p.noise_multiplier,
+            target_delta=p.delta,
+            accountant=accountant,
         )
     return TargetSolution(sigma, budget, p.noise_multiplier)
 
@@ -99,18 +107,26 @@ def privacy_statement(view: BudgetView, *, clip_norm: float) -> str:
             "**No privacy guarantee.** With noise multiplier 0, DP-SGD adds no noise and epsilon is infinite: "
             "the trained model may reveal any single training example."
         )
-    bound = ACCOUNTANT_LABELS[r.accountant] if r.bound == r.accountant else f"PLD (in place of {ACCOUNTANT_LABELS[r.accountant]})"
+    bound = (
+        ACCOUNTANT_LABELS[r.accountant]
+        if r.bound == r.accountant
+        else f"PLD (in place of {ACCOUNTANT_LABELS[r.accountant]})"
+    )
     return (
-        f"Training on **{p.dataset_size:,}** examples with these settings is **({format_epsilon(r.epsilon)}, {p.delta:g})-"
+        f"Training on **{p.dataset_size:,}** examples with these settings is "
+        f"**({format_epsilon(r.epsilon)}, {p.delta:g})-"
         f"differentially private at the example level**: adding or removing any one training example changes the "
         f"probability of any outcome of training (the final model and every intermediate one) by at most a factor "
         f"e^{format_epsilon(r.epsilon)} ≈ {math.exp(min(r.epsilon, 700)):.3g}, except with probability {p.delta:g}.\n\n"
-        f"It assumes **Poisson sampling**: at each of the {r.steps:,} steps every example joins the batch independently "
-        f"with probability q = {r.sampling_probability:.4g}; each example's gradient is clipped to norm C = {clip_norm:g} "
+        f"It assumes **Poisson sampling**: at each of the {r.steps:,} steps every example "
+        f"joins the batch independently "
+        f"with probability q = {r.sampling_probability:.4g}; each example's gradient is clipped to "
+        f"norm C = {clip_norm:g} "
         f"and Gaussian noise of standard deviation σ·C = {p.noise_multiplier * clip_norm:.3g} is added to the sum. "
         f"Only the final model and training updates are covered (not the choice of hyperparameters). "
         f"Accountant: {bound}.\n\n"
-        f"With fixed-size **shuffled batches** instead (each example used once per epoch), the sampling argument does not "
+        f"With fixed-size **shuffled batches** instead (each example used once per epoch), "
+        f"the sampling argument does not "
         f"hold; the guarantee that honestly applies then is ε = **{format_epsilon(r.epsilon_no_amplification)}** "
         f"(no amplification, {p.passes} passes)."
     )

@@ -24,13 +24,22 @@ def _epsilon(accountant: str, event, delta: float) -> float:
 
 def _calibrate(accountant: str, make_event, target_epsilon: float, delta: float, bracket, **options) -> float:
     return dp_accounting.calibrate_dp_mechanism(
-        create_accountant(accountant).dp_accounting_accountant, make_event, target_epsilon, delta,
-        bracket_interval=bracket, **options,
+        create_accountant(accountant).dp_accounting_accountant,
+        make_event,
+        target_epsilon,
+        delta,
+        bracket_interval=bracket,
+        **options,
     )
 
 
 def calibrate_noise(
-    *, target_epsilon: float, dataset_size: int, batch_size: int, epochs: float, target_delta: float,
+    *,
+    target_epsilon: float,
+    dataset_size: int,
+    batch_size: int,
+    epochs: float,
+    target_delta: float,
     accountant: str = "rdp",
 ) -> float:
     """The smallest noise multiplier whose epsilon stays within a target, as dp-accounting calibrates it.
@@ -76,7 +85,12 @@ class EpochBudget:
 
 
 def max_epochs(
-    *, target_epsilon: float, dataset_size: int, batch_size: int, noise_multiplier: float, target_delta: float,
+    *,
+    target_epsilon: float,
+    dataset_size: int,
+    batch_size: int,
+    noise_multiplier: float,
+    target_delta: float,
     accountant: str = "rdp",
 ) -> EpochBudget:
     """The most DP-SGD steps (and the epochs they make) whose epsilon stays within a target.
@@ -99,7 +113,10 @@ def max_epochs(
     target_epsilon = require_float("target_epsilon", target_epsilon, minimum=0.0, exclusive_minimum=True)
     spec = create_accountant(accountant)
     probe = PrivacyParams(
-        dataset_size=dataset_size, batch_size=batch_size, noise_multiplier=noise_multiplier, epochs=1,
+        dataset_size=dataset_size,
+        batch_size=batch_size,
+        noise_multiplier=noise_multiplier,
+        epochs=1,
         delta=target_delta,
     )
     if probe.noise_multiplier == 0:
@@ -112,7 +129,9 @@ def max_epochs(
 
     def calibrate(name: str, lower: int, upper: int) -> int:
         bracket = dp_accounting.ExplicitBracketInterval(lower, upper)
-        return int(_calibrate(name, lambda k: dpsgd_event(q, sigma, int(k)), target_epsilon, delta, bracket, discrete=True))
+        return int(
+            _calibrate(name, lambda k: dpsgd_event(q, sigma, int(k)), target_epsilon, delta, bracket, discrete=True)
+        )
 
     ceiling = steps_for(MAX_EPOCHS, n, b)
     if not fits("rdp", 1):

@@ -28,17 +28,24 @@ def epsilon_curve_figure(curves: list[Curve], *, target_epsilon: float | None = 
         style = CURVE_STYLE.get(curve.name, dict(name=curve.name, color=None, dash="solid"))
         fig.add_trace(
             go.Scatter(
-                x=list(curve.epochs), y=_finite(curve.epsilon), name=style["name"],
+                x=list(curve.epochs),
+                y=_finite(curve.epsilon),
+                name=style["name"],
                 mode="lines+markers" if len(curve.epochs) <= 12 else "lines",
                 line=dict(color=style["color"], dash=style["dash"]),
                 hovertemplate="epoch %{x:g}<br>epsilon %{y:.3f}<extra>" + style["name"] + "</extra>",
             )
         )
     if target_epsilon:
-        fig.add_hline(y=target_epsilon, line_dash="dot", line_color="grey", annotation_text=f"target epsilon {target_epsilon:g}")
+        fig.add_hline(
+            y=target_epsilon, line_dash="dot", line_color="grey", annotation_text=f"target epsilon {target_epsilon:g}"
+        )
     fig.update_layout(
-        xaxis_title="epoch", yaxis_title="epsilon", legend=dict(orientation="h", y=-0.25),
-        margin=dict(l=10, r=10, t=30, b=10), height=380,
+        xaxis_title="epoch",
+        yaxis_title="epsilon",
+        legend=dict(orientation="h", y=-0.25),
+        margin=dict(l=10, r=10, t=30, b=10),
+        height=380,
     )
     if log_y:
         fig.update_yaxes(type="log")
@@ -50,33 +57,56 @@ def landscape_figure(grid: Grid, *, current: tuple[float, float] | None = None, 
     eps = np.array(grid.epsilon, dtype=float)
     eps[~np.isfinite(eps)] = np.nan
     log_eps = np.log10(np.clip(eps, 1e-3, None))
-    ticks = [v for v in (0.01, 0.1, 0.3, 1, 3, 10, 30, 100, 1000) if np.nanmin(eps) <= v <= np.nanmax(eps)] if np.isfinite(eps).any() else []
+    ticks = (
+        [v for v in (0.01, 0.1, 0.3, 1, 3, 10, 30, 100, 1000) if np.nanmin(eps) <= v <= np.nanmax(eps)]
+        if np.isfinite(eps).any()
+        else []
+    )
     fig = go.Figure(
         go.Heatmap(
-            x=list(grid.columns), y=list(grid.rows), z=log_eps, customdata=eps, colorscale="Viridis_r",
+            x=list(grid.columns),
+            y=list(grid.rows),
+            z=log_eps,
+            customdata=eps,
+            colorscale="Viridis_r",
             colorbar=dict(title="epsilon", tickvals=[math.log10(t) for t in ticks], ticktext=[f"{t:g}" for t in ticks]),
-            hovertemplate=f"{grid.column_name} %{{x:g}}<br>{grid.row_name} %{{y:g}}<br>epsilon %{{customdata:.3g}}<extra></extra>",
+            hovertemplate=(
+                f"{grid.column_name} %{{x:g}}<br>{grid.row_name} %{{y:g}}<br>epsilon %{{customdata:.3g}}<extra></extra>"
+            ),
         )
     )
     for level in levels:
         fig.add_trace(
             go.Contour(
-                x=list(grid.columns), y=list(grid.rows), z=eps, showscale=False, hoverinfo="skip",
-                contours=dict(start=level, end=level, size=1, coloring="none", showlabels=True, labelfont=dict(color="white")),
-                line=dict(color="white", width=2), name=f"epsilon = {level:g}",
+                x=list(grid.columns),
+                y=list(grid.rows),
+                z=eps,
+                showscale=False,
+                hoverinfo="skip",
+                contours=dict(
+                    start=level, end=level, size=1, coloring="none", showlabels=True, labelfont=dict(color="white")
+                ),
+                line=dict(color="white", width=2),
+                name=f"epsilon = {level:g}",
             )
         )
     if current is not None:
         fig.add_trace(
             go.Scatter(
-                x=[current[0]], y=[current[1]], mode="markers", name="current setting",
+                x=[current[0]],
+                y=[current[1]],
+                mode="markers",
+                name="current setting",
                 marker=dict(symbol="x", size=14, color="red", line=dict(width=2, color="white")),
                 hovertemplate="current setting<extra></extra>",
             )
         )
     fig.update_layout(
-        xaxis_title=grid.column_name.replace("_", " "), yaxis_title=grid.row_name.replace("_", " "),
-        showlegend=False, margin=dict(l=10, r=10, t=30, b=10), height=380,
+        xaxis_title=grid.column_name.replace("_", " "),
+        yaxis_title=grid.row_name.replace("_", " "),
+        showlegend=False,
+        margin=dict(l=10, r=10, t=30, b=10),
+        height=380,
     )
     if grid.row_name in ("noise_multiplier", "batch_size"):
         fig.update_yaxes(type="log")

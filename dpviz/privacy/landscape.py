@@ -88,8 +88,12 @@ def noise_epochs_grid(
     """
     epochs = epoch_axis(params.epochs) if epochs is None else tuple(float(e) for e in epochs)
     n, b, q, delta = params.dataset_size, params.batch_size, params.sampling_probability, params.delta
-    table = _searched_table([[(q, sigma, steps_for(e, n, b)) for e in epochs] for sigma in noise_multipliers], delta, legacy)
-    return Grid("noise_multiplier", tuple(noise_multipliers), "epochs", epochs, table, "rdp-legacy" if legacy else "rdp")
+    table = _searched_table(
+        [[(q, sigma, steps_for(e, n, b)) for e in epochs] for sigma in noise_multipliers], delta, legacy
+    )
+    return Grid(
+        "noise_multiplier", tuple(noise_multipliers), "epochs", epochs, table, "rdp-legacy" if legacy else "rdp"
+    )
 
 
 def batch_axis(dataset_size: int, count: int = 10) -> tuple[int, ...]:
@@ -98,13 +102,18 @@ def batch_axis(dataset_size: int, count: int = 10) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def batch_noise_grid(
-    params: PrivacyParams, *, batch_sizes=None, noise_multipliers=None, legacy: bool = False
-) -> Grid:
+def batch_noise_grid(params: PrivacyParams, *, batch_sizes=None, noise_multipliers=None, legacy: bool = False) -> Grid:
     """RDP epsilon over (batch size x noise multiplier) at fixed epochs; each cell is its own q."""
     batch_sizes = batch_axis(params.dataset_size) if batch_sizes is None else tuple(int(b) for b in batch_sizes)
     noise_multipliers = NOISE_GRID[::2] if noise_multipliers is None else tuple(noise_multipliers)
     n, delta, epochs = params.dataset_size, params.delta, params.epochs
     cells = [[(b / n, sigma, steps_for(epochs, n, b)) for sigma in noise_multipliers] for b in batch_sizes]
     table = _searched_table(cells, delta, legacy)
-    return Grid("batch_size", batch_sizes, "noise_multiplier", tuple(noise_multipliers), table, "rdp-legacy" if legacy else "rdp")
+    return Grid(
+        "batch_size",
+        batch_sizes,
+        "noise_multiplier",
+        tuple(noise_multipliers),
+        table,
+        "rdp-legacy" if legacy else "rdp",
+    )

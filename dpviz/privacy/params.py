@@ -41,7 +41,9 @@ class PrivacyParams:
         object.__setattr__(
             self,
             "delta",
-            require_float("delta", self.delta, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True),
+            require_float(
+                "delta", self.delta, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True
+            ),
         )
 
     @property

@@ -80,7 +80,11 @@ def spawn_worker(store: SqliteRunStore) -> int:
     with open(store.home / "worker.log", "ab") as log:  # the child keeps its own handle
         process = subprocess.Popen(
             [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker"],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     _children.append(process)
     store.register_worker(process.pid)
@@ -96,7 +100,9 @@ def submit_pair(store: SqliteRunStore, config, *, sweep_id: str | None = None, b
     """Queue a private run and (optionally) its baseline as one group, then start workers."""
     ids = {"private": store.create_run(config=config.to_dict(), kind="private", sweep_id=sweep_id)}
     if baseline:
-        ids["baseline"] = store.create_run(config=config.to_dict(), kind="baseline", group_id=ids["private"], sweep_id=sweep_id)
+        ids["baseline"] = store.create_run(
+            config=config.to_dict(), kind="baseline", group_id=ids["private"], sweep_id=sweep_id
+        )
     ensure_workers(store)
     return ids
 

@@ -24,7 +24,9 @@ class Recorder:
         group = None
         ids = {}
         for kind in kinds:
-            ids[kind] = store.create_run(config=config.to_dict(), kind=kind, group_id=group, status="running", pid=os.getpid())
+            ids[kind] = store.create_run(
+                config=config.to_dict(), kind=kind, group_id=group, status="running", pid=os.getpid()
+            )
             group = group or ids[kind]
         return cls(store, ids)
 
@@ -34,7 +36,9 @@ class Recorder:
             now = time.monotonic()
             if now - self._last_beat.get(run_id, 0) >= HEARTBEAT_SECONDS or event.step == event.total_steps:
                 self._last_beat[run_id] = now
-                self.store.heartbeat(run_id, {"epoch": event.epoch, "step": event.step, "total_steps": event.total_steps})
+                self.store.heartbeat(
+                    run_id, {"epoch": event.epoch, "step": event.step, "total_steps": event.total_steps}
+                )
         elif isinstance(event, EpochMetrics):
             values = {k: v for k, v in event.to_dict().items() if k not in ("run", "epoch")}
             self.store.add_epoch(run_id, event.epoch, values)

@@ -8,7 +8,7 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from dpviz.validation import ValidationError
@@ -94,6 +94,11 @@ class SqliteRunStore:
     """Many readers (the app) and writers (workers) at once: WAL, a busy timeout, short transactions."""
 
     def __init__(self, home: str | os.PathLike | None = None):
+        """Open (creating if needed) `runs.sqlite3` in `home` (default: $DPVIZ_HOME or ~/.dpviz).
+
+        Raises:
+          RuntimeError: when the file was written by a newer dpviz (a newer schema version).
+        """
         self.home = Path(home) if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "runs.sqlite3"
@@ -128,23 +133,54 @@ class SqliteRunStore:
                 raise
 
     # ------------------------------------------------------------ writing
-    def create_run(self, *, config: dict, kind: str, group_id: str | None = None, sweep_id: str | None = None,
-                   status: str = "queued", pid: int | None = None) -> str:
+    def create_run(
+        self,
+        *,
+        config: dict,
+        kind: str,
+        group_id: str | None = None,
+        sweep_id: str | None = None,
+        status: str = "queued",
+        pid: int | None = None,
+    ) -> str:
+        """Add a run and return its new id.
+
+        Args:
+          config: the run's `TrainConfig.to_dict()`.
+          kind: "private" or "baseline".
+          group_id: the private run a baseline belongs to (default: the run's own id, a new group).
+          sweep_id: the sweep the run is a cell (or shared baseline) of, if any.
+          status: "queued" for a worker to claim, or "running" for a run this process trains.
+          pid: the training process, for a run created running.
+        """
         run_id = uuid.uuid4().hex[:12]
         now = time.time()
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs (id, created_at, started_at, kind, group_id, sweep_id, status, config, pid, heartbeat_at) "
+                "INSERT INTO runs (id, created_at, started_at, kind, group_id, "
+                "sweep_id, status, config, pid, heartbeat_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, now, now if status == "running" else None, kind, group_id or run_id, sweep_id, status,
-                 json.dumps(config, sort_keys=True), pid, now if status == "running" else None),
+                (
+                    run_id,
+                    now,
+                    now if status == "running" else None,
+                    kind,
+                    group_id or run_id,
+                    sweep_id,
+                    status,
+                    json.dumps(config, sort_keys=True),
+                    pid,
+                    now if status == "running" else None,
+                ),
             )
         return run_id
 
     def claim_next(self, pid: int) -> Run | None:
         """Atomically move the oldest queued run to running for worker `pid`."""
         with self._transaction() as db:
-            row = db.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1").fetchone()
+            row = db.execute(
+                "SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1"
+            ).fetchone()
             if row is None:
                 return None
             now = time.time()
@@ -155,25 +191,55 @@ class SqliteRunStore:
         return self.get(row[0])
 
     def heartbeat(self, run_id: str, progress: dict | None = None) -> None:
+        """Note that the run is alive, with its progress ({"epoch", "step", "total_steps"}) if given."""
         with self._transaction() as db:
             if progress is None:
                 db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
             else:
-                db.execute("UPDATE runs SET heartbeat_at = ?, progress = ? WHERE id = ?", (time.time(), json.dumps(progress), run_id))
+                db.execute(
+                    "UPDATE runs SET heartbeat_at = ?, progress = ? WHERE id = ?",
+                    (time.time(), json.dumps(progress), run_id),
+                )
 
     def add_epoch(self, run_id: str, epoch: int, metrics: dict) -> None:
-        rows = [(run_id, epoch, name, None if value is None else float(value))
-                for name, value in metrics.items() if isinstance(value, (int, float)) or value is None]
+        """Store one epoch's numeric metrics (non-numbers are skipped; None is stored as null)."""
+        rows = [
+            (run_id, epoch, name, None if value is None else float(value))
+            for name, value in metrics.items()
+            if isinstance(value, (int, float)) or value is None
+        ]
         with self._transaction() as db:
             db.executemany("INSERT OR REPLACE INTO metrics (run_id, epoch, name, value) VALUES (?, ?, ?, ?)", rows)
             db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
 
-    def finish(self, run_id: str, status: str, *, error: str | None = None, final: dict | None = None,
-               device: str | None = None, only_if_active: bool = False) -> bool:
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        final: dict | None = None,
+        device: str | None = None,
+        only_if_active: bool = False,
+    ) -> bool:
+        """Give the run a final status, with its error, final figures and device.
+
+        Args:
+          status: a final status (completed, failed, cancelled, diverged, interrupted).
+          only_if_active: change only a queued or running run (never overwrite a finished one).
+
+        Returns:
+          Whether a row changed.
+
+        Raises:
+          ValueError: for a status that is not final.
+        """
         if status not in STATUSES or status in ACTIVE:
             raise ValueError(f"status: must be a final status, got {status!r}")
-        sql = ("UPDATE runs SET status = ?, error = ?, final = COALESCE(?, final), device = COALESCE(?, device), "
-               "finished_at = ? WHERE id = ?")
+        sql = (
+            "UPDATE runs SET status = ?, error = ?, final = COALESCE(?, final), device = COALESCE(?, device), "
+            "finished_at = ? WHERE id = ?"
+        )
         args = [status, error, json.dumps(final) if final is not None else None, device, time.time(), run_id]
         if only_if_active:
             sql += " AND status IN ('queued', 'running')"
@@ -181,10 +247,12 @@ class SqliteRunStore:
             return db.execute(sql, args).rowcount > 0
 
     def request_cancel(self, run_id: str) -> None:
+        """Cancel a queued run at once; ask a running one's worker to stop (it polls `cancel_requested`)."""
         with self._transaction() as db:
             db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
             db.execute(
-                "UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'", (time.time(), run_id)
+                "UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'",
+                (time.time(), run_id),
             )
 
     def cancel_requested(self, run_id: str) -> bool:
@@ -193,12 +261,14 @@ class SqliteRunStore:
         return bool(row and row[0])
 
     def delete(self, run_id: str) -> None:
+        """Remove a run and its metrics for good."""
         with self._transaction() as db:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     # ------------------------------------------------------------ workers
     def register_worker(self, pid: int) -> None:
+        """Record a worker process, so the launcher counts it against the worker limit."""
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO workers (pid, started_at) VALUES (?, ?)", (pid, time.time()))
 
@@ -227,14 +297,25 @@ class SqliteRunStore:
             ids = [row[0] for row in db.execute("SELECT id FROM runs WHERE id >= ? ORDER BY id", (prefix,))]
         return self.get(match_ids(ids, prefix))
 
-    def list(self, *, status: str | None = None, group_id: str | None = None, sweep_id: str | None = None,
-             limit: int | None = None) -> list[Run]:
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        group_id: str | None = None,
+        sweep_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs matching every given filter, newest first, at most `limit` of them."""
         where, args = [], []
         for column, value in (("status", status), ("group_id", group_id), ("sweep_id", sweep_id)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = f"SELECT {_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, rowid DESC"
+        sql = (
+            f"SELECT {_COLUMNS} FROM runs"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY created_at DESC, rowid DESC"
+        )
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
@@ -252,22 +333,27 @@ class SqliteRunStore:
         return out
 
     def metric_rows(self, run_ids) -> list[tuple[str, int, str, float | None]]:
+        """(run id, epoch, metric name, value) for every metric of these runs, in epoch order per run."""
         ids = list(run_ids)
         if not ids:
             return []
         marks = ",".join("?" for _ in ids)
         with self._connect() as db:
-            return list(db.execute(
-                f"SELECT run_id, epoch, name, value FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, epoch", ids
-            ))
+            return list(
+                db.execute(
+                    f"SELECT run_id, epoch, name, value FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, epoch",
+                    ids,
+                )
+            )
 
 
-_COLUMNS = ("id, created_at, started_at, finished_at, kind, group_id, sweep_id, status, config, error, device, final, "
-            "pid, heartbeat_at, progress, cancel_requested")
+_COLUMNS = ", ".join(f.name for f in fields(Run))
+_JSON = {"config": {}, "final": {}, "progress": {}}  # stored as JSON text; their value when empty
 
 
 def _run(row) -> Run:
-    (id_, created, started, finished, kind, group, sweep, status, config, error, device, final, pid, heartbeat,
-     progress, cancel) = row
-    return Run(id_, created, started, finished, kind, group, sweep, status, json.loads(config), error, device,
-               json.loads(final) if final else {}, pid, heartbeat, json.loads(progress) if progress else {}, bool(cancel))
+    values = dict(zip(_COLUMNS.split(", "), row))
+    for name, empty in _JSON.items():
+        values[name] = json.loads(values[name]) if values[name] else empty
+    values["cancel_requested"] = bool(values["cancel_requested"])
+    return Run(**values)

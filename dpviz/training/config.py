@@ -52,7 +52,10 @@ class TrainConfig:
             set_("dataset_size", require_int("dataset_size", self.dataset_size, minimum=1, maximum=top))
         set_("epochs", require_float("epochs", self.epochs, minimum=0, maximum=1000, exclusive_minimum=True))
         set_("clip_norm", require_float("clip_norm", self.clip_norm, minimum=0, exclusive_minimum=True, maximum=1e6))
-        set_("learning_rate", require_float("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True, maximum=100))
+        set_(
+            "learning_rate",
+            require_float("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True, maximum=100),
+        )
         set_("momentum", require_float("momentum", self.momentum, minimum=0, maximum=1, exclusive_maximum=True))
         set_("seed", require_int("seed", self.seed, minimum=0, maximum=2**31 - 1))
         if not isinstance(self.audit, bool):
@@ -83,8 +86,11 @@ class TrainConfig:
     @property
     def privacy(self) -> PrivacyParams:
         return PrivacyParams(
-            dataset_size=self.train_size, batch_size=self.batch_size, noise_multiplier=self.noise_multiplier,
-            epochs=self.epochs, delta=self.delta,
+            dataset_size=self.train_size,
+            batch_size=self.batch_size,
+            noise_multiplier=self.noise_multiplier,
+            epochs=self.epochs,
+            delta=self.delta,
         )
 
     def to_dict(self) -> dict:
@@ -104,12 +110,26 @@ class TrainConfig:
 
 HYPERPARAMETERS = ("noise_multiplier", "clip_norm", "batch_size", "epochs", "learning_rate")
 HYPERPARAMETER_LABELS = {
-    "noise_multiplier": "noise multiplier σ", "clip_norm": "clip norm C", "batch_size": "batch size",
-    "epochs": "epochs", "learning_rate": "learning rate",
+    "noise_multiplier": "noise multiplier σ",
+    "clip_norm": "clip norm C",
+    "batch_size": "batch size",
+    "epochs": "epochs",
+    "learning_rate": "learning rate",
 }
 # What a non-private baseline's training depends on: noise and clipping do not touch it.
-SCHEDULE = ("dataset", "dataset_size", "model", "epochs", "batch_size", "learning_rate", "optimizer", "momentum",
-            "sampler", "seed", "canaries")
+SCHEDULE = (
+    "dataset",
+    "dataset_size",
+    "model",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "optimizer",
+    "momentum",
+    "sampler",
+    "seed",
+    "canaries",
+)
 UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm")
 # A run stored before a setting existed trained with that setting's default.
 CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}

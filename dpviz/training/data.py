@@ -59,8 +59,9 @@ class Data:
         return len(self.x_train) - (self.canaries.rows if self.canaries else 0)
 
 
-def make_canaries(input_shape: tuple[int, ...], copies: tuple[int, ...], *, seed: int,
-                  references: int = CANARY_REFERENCES) -> Canaries:
+def make_canaries(
+    input_shape: tuple[int, ...], copies: tuple[int, ...], *, seed: int, references: int = CANARY_REFERENCES
+) -> Canaries:
     """Uniform-noise inputs in [0, 1] with uniform labels; the same for a private run and its baseline."""
     rng = np.random.default_rng([seed, 104729])
     draw = lambda n: (rng.random((n, *input_shape), dtype=np.float32), rng.integers(0, CLASSES, n).astype(np.int32))  # noqa: E731
@@ -72,8 +73,14 @@ def with_canaries(data: Data, copies: tuple[int, ...], *, seed: int) -> Data:
     """`data` with each canary appended `copies[i]` times to the training set."""
     canaries = make_canaries(data.input_shape, copies, seed=seed)
     repeat = np.repeat(np.arange(len(copies)), copies)
-    return Data(np.concatenate([data.x_train, canaries.x[repeat]]), np.concatenate([data.y_train, canaries.y[repeat]]),
-                data.x_test, data.y_test, data.name, canaries)
+    return Data(
+        np.concatenate([data.x_train, canaries.x[repeat]]),
+        np.concatenate([data.y_train, canaries.y[repeat]]),
+        data.x_test,
+        data.y_test,
+        data.name,
+        canaries,
+    )
 
 
 def for_config(config, data: Data | None = None) -> Data:
@@ -98,7 +105,9 @@ def load(name: str, dataset_size: int | None = None) -> Data:
     if dataset_size is not None and dataset_size < len(x_train):
         keep = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))[:dataset_size]
         x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
-    return Data(x_train.astype(np.float32), y_train.astype(np.int32), x_test.astype(np.float32), y_test.astype(np.int32), name)
+    return Data(
+        x_train.astype(np.float32), y_train.astype(np.int32), x_test.astype(np.float32), y_test.astype(np.int32), name
+    )
 
 
 def _digits():
@@ -108,7 +117,9 @@ def _digits():
     bunch = load_digits()
     x = (bunch.images / 16.0)[..., None]
     test = DATASETS["digits"].test_size
-    x_train, x_test, y_train, y_test = train_test_split(x, bunch.target, test_size=test, random_state=SPLIT_SEED, stratify=bunch.target)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, bunch.target, test_size=test, random_state=SPLIT_SEED, stratify=bunch.target
+    )
     return x_train, y_train, x_test, y_test
 
 

@@ -30,11 +30,12 @@ EVAL_BATCH = 1024
 ASSUMPTIONS = {  # what a private run's reported epsilon rests on, by sampler
     "poisson": "Poisson sampling, as the accountant assumes",
     "shuffle": "shuffled fixed-size batches: the reported epsilon assumes Poisson sampling and does not strictly "
-               "apply; epsilon_no_amplification is the guarantee without sampling amplification",
+    "apply; epsilon_no_amplification is the guarantee without sampling amplification",
 }
 
 
 # ---------------------------------------------------------------- models
+
 
 def build_model(name: str, input_shape: tuple[int, ...], classes: int = 10, seed: int = 0) -> keras.Model:
     """The tutorial CNN, an MLP or logistic regression; activations are separate layers (ghost clipping
@@ -45,11 +46,16 @@ def build_model(name: str, input_shape: tuple[int, ...], classes: int = 10, seed
     if name == "cnn":
         small = min(input_shape[:2]) < 20  # 8x8 digits: the 8x8 and 4x4 kernels would not fit
         layers += [
-            L.Conv2D(16, 3 if small else 8, strides=1 if small else 2, padding="same"), L.ReLU(),
+            L.Conv2D(16, 3 if small else 8, strides=1 if small else 2, padding="same"),
+            L.ReLU(),
             L.MaxPool2D(2, 1),
-            L.Conv2D(32, 3 if small else 4, strides=2, padding="valid"), L.ReLU(),
+            L.Conv2D(32, 3 if small else 4, strides=2, padding="valid"),
+            L.ReLU(),
             L.MaxPool2D(2, 1),
-            L.Flatten(), L.Dense(32), L.ReLU(), L.Dense(classes),
+            L.Flatten(),
+            L.Dense(32),
+            L.ReLU(),
+            L.Dense(classes),
         ]
     elif name == "mlp":
         layers += [L.Flatten(), L.Dense(128), L.ReLU(), L.Dense(128), L.ReLU(), L.Dense(classes)]
@@ -82,10 +88,13 @@ def per_example_loss(labels, logits):
 
 # ---------------------------------------------------------------- the DP-SGD step
 
+
 class DPSGD:
     """Builds the compiled private and baseline gradient functions for one model."""
 
-    def __init__(self, model: keras.Model, *, clip_norm: float, noise_multiplier: float, expected_batch_size: float, seed: int):
+    def __init__(
+        self, model: keras.Model, *, clip_norm: float, noise_multiplier: float, expected_batch_size: float, seed: int
+    ):
         self.model = model
         self.variables = list(model.trainable_variables)
         self.clip_norm = float(clip_norm)
@@ -135,6 +144,7 @@ class DPSGD:
 
     def _vectorized_clipped_sum(self, x, y):
         """Fallback for layers ghost clipping does not cover: per-example gradients by vectorized_map."""
+
         def one(example):
             xi, yi = example
             with tf.GradientTape() as tape:
@@ -165,6 +175,7 @@ class DPSGD:
 
 # ---------------------------------------------------------------- sampling
 
+
 def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]]:
     """(epoch, step, indices) for every step; identical for a private run and its baseline (same seed).
 
@@ -178,19 +189,24 @@ def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]
     for epoch, _, steps_in_epoch in run_plan(config):
         order = rng.permutation(n) if config.sampler == "shuffle" else None
         for i in range(steps_in_epoch):
-            idx = np.flatnonzero(rng.random(n) < b / n) if order is None else order[i * b:(i + 1) * b]
+            idx = np.flatnonzero(rng.random(n) < b / n) if order is None else order[i * b : (i + 1) * b]
             step += 1
             yield epoch, step, idx
 
 
 # ---------------------------------------------------------------- training loop
 
+
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), EVAL_BATCH):
-        logits = model(x[start:start + EVAL_BATCH], training=False)
-        loss_sum += float(tf.reduce_sum(per_example_loss(y[start:start + EVAL_BATCH], logits)))
-        correct += int(tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y[start:start + EVAL_BATCH]), tf.int32)))
+        logits = model(x[start : start + EVAL_BATCH], training=False)
+        loss_sum += float(tf.reduce_sum(per_example_loss(y[start : start + EVAL_BATCH], logits)))
+        correct += int(
+            tf.reduce_sum(
+                tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y[start : start + EVAL_BATCH]), tf.int32)
+            )
+        )
     return loss_sum / len(x), correct / len(x)
 
 
@@ -222,10 +238,17 @@ class EpochTally:
             report = compute_epsilon(spent, c.accountant)
             eps, eps_na = report.epsilon, report.epsilon_no_amplification
         metrics = EpochMetrics(
-            run=self.kind, epoch=epoch, train_loss=self.loss_sum / max(self.seen, 1),
-            train_accuracy=self.correct / max(self.seen, 1), test_loss=test_loss, test_accuracy=test_acc, epsilon=eps,
+            run=self.kind,
+            epoch=epoch,
+            train_loss=self.loss_sum / max(self.seen, 1),
+            train_accuracy=self.correct / max(self.seen, 1),
+            test_loss=test_loss,
+            test_accuracy=test_acc,
+            epsilon=eps,
             examples_per_second=self.seen / self.train_time if self.train_time > 0 else 0.0,
-            elapsed_s=time.perf_counter() - self.start, steps=steps_done, epsilon_no_amplification=eps_na,
+            elapsed_s=time.perf_counter() - self.start,
+            steps=steps_done,
+            epsilon_no_amplification=eps_na,
         )
         self._reset()
         return metrics
@@ -261,8 +284,13 @@ def train(
     data = for_config(config, data)
     model = build_model(config.model, data.input_shape, seed=config.seed)
     optimizer = make_optimizer(config)
-    dp = DPSGD(model, clip_norm=config.clip_norm, noise_multiplier=config.noise_multiplier,
-               expected_batch_size=config.batch_size, seed=config.seed)
+    dp = DPSGD(
+        model,
+        clip_norm=config.clip_norm,
+        noise_multiplier=config.noise_multiplier,
+        expected_batch_size=config.batch_size,
+        seed=config.seed,
+    )
     gradients = dp.private_gradients if kind == "private" else dp.baseline_gradients
     apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, dp.variables, strict=True)))
     total_steps = config.privacy.steps
@@ -303,16 +331,24 @@ def train(
     if status == "completed" and config.audit:
         report = membership_audit(model, data, config, last.epsilon if kind == "private" and last else None)
     yield Finished(
-        run=kind, status=status, device=device, sampler=config.sampler, accountant=config.accountant,
-        epochs_run=last.epoch if last else 0, steps=last_step, error=error,
-        final=last.to_dict() if last else {}, epsilon_assumption=ASSUMPTIONS[config.sampler] if kind == "private" else "",
+        run=kind,
+        status=status,
+        device=device,
+        sampler=config.sampler,
+        accountant=config.accountant,
+        epochs_run=last.epoch if last else 0,
+        steps=last_step,
+        error=error,
+        final=last.to_dict() if last else {},
+        epsilon_assumption=ASSUMPTIONS[config.sampler] if kind == "private" else "",
         audit=report,
     )
 
 
 def probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([tf.nn.softmax(model(x[i:i + EVAL_BATCH], training=False)).numpy()
-                           for i in range(0, len(x), EVAL_BATCH)])
+    return np.concatenate(
+        [tf.nn.softmax(model(x[i : i + EVAL_BATCH], training=False)).numpy() for i in range(0, len(x), EVAL_BATCH)]
+    )
 
 
 def membership_audit(model: keras.Model, data: Data, config: TrainConfig, epsilon: float | None) -> dict:
@@ -322,9 +358,13 @@ def membership_audit(model: keras.Model, data: Data, config: TrainConfig, epsilo
 
     members, nonmembers = sample_indices(data.dataset_rows, len(data.x_test), seed=config.seed)
     report = run_audit(
-        probabilities(model, data.x_train[members]), data.y_train[members],
-        probabilities(model, data.x_test[nonmembers]), data.y_test[nonmembers],
-        delta=config.delta, theoretical_epsilon=epsilon, seed=config.seed,
+        probabilities(model, data.x_train[members]),
+        data.y_train[members],
+        probabilities(model, data.x_test[nonmembers]),
+        data.y_test[nonmembers],
+        delta=config.delta,
+        theoretical_epsilon=epsilon,
+        seed=config.seed,
     )
     if data.canaries is not None:
         c = data.canaries

@@ -68,6 +68,11 @@ class Trainer(Protocol):
     """
 
     def __call__(
-        self, config, kind: str = "private", *, data=None, should_stop: Callable[[], bool] = ...,
+        self,
+        config,
+        kind: str = "private",
+        *,
+        data=None,
+        should_stop: Callable[[], bool] = ...,
         progress_every: int = ...,
     ) -> Iterator[EpochMetrics | Progress | Finished]: ...

@@ -16,7 +16,7 @@ from dpviz.training.events import EpochMetrics, Finished, Progress
 
 
 def train(config, kind="private", *, data=None, should_stop=lambda: False, progress_every: int = 1):
-    """Made-up accuracy and loss on the real schedule (`run_plan`), real epsilon, and a real audit of made-up outputs."""
+    """Made-up accuracy and loss on the real schedule (`run_plan`), real epsilon, a real audit of made-up outputs."""
     delay = float(os.environ.get("DPVIZ_FAKE_STEP_SECONDS", "0.01"))
     start = time.perf_counter()
     plan = run_plan(config)
@@ -33,14 +33,38 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
         if status != "completed":
             break
         accuracy = (0.9 if kind == "baseline" else 0.75) * (1 - math.exp(-epoch))
-        eps = compute_epsilon(config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size)) if kind == "private" else None
-        last = EpochMetrics(kind, epoch, 1.5 / epoch, accuracy, 1.6 / epoch, accuracy - 0.02,
-                            eps.epsilon if eps else None, 1000.0, time.perf_counter() - start, steps_done,
-                            eps.epsilon_no_amplification if eps else None)
+        eps = (
+            compute_epsilon(config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size))
+            if kind == "private"
+            else None
+        )
+        last = EpochMetrics(
+            kind,
+            epoch,
+            1.5 / epoch,
+            accuracy,
+            1.6 / epoch,
+            accuracy - 0.02,
+            eps.epsilon if eps else None,
+            1000.0,
+            time.perf_counter() - start,
+            steps_done,
+            eps.epsilon_no_amplification if eps else None,
+        )
         yield last
     audit = _audit(config, kind, last.epsilon if last else None) if status == "completed" and config.audit else None
-    yield Finished(kind, status, "CPU (fake trainer)", config.sampler, config.accountant, last.epoch if last else 0,
-                   last.steps if last else 0, None, last.to_dict() if last else {}, audit=audit)
+    yield Finished(
+        kind,
+        status,
+        "CPU (fake trainer)",
+        config.sampler,
+        config.accountant,
+        last.epoch if last else 0,
+        last.steps if last else 0,
+        None,
+        last.to_dict() if last else {},
+        audit=audit,
+    )
 
 
 def made_up_outputs(n: int, confidence: float, rng):
@@ -76,7 +100,9 @@ def record_fake(store, config, kind, *, sweep_id=None, group_id=None) -> str:
     from dpviz.runs.recorder import Recorder
 
     os.environ.setdefault("DPVIZ_FAKE_STEP_SECONDS", "0")
-    run_id = store.create_run(config=config.to_dict(), kind=kind, sweep_id=sweep_id, group_id=group_id, status="running")
+    run_id = store.create_run(
+        config=config.to_dict(), kind=kind, sweep_id=sweep_id, group_id=group_id, status="running"
+    )
     recorder = Recorder(store, {kind: run_id})
     for event in train(config, kind):
         recorder.record(event)

@@ -26,8 +26,10 @@ def supports(layer) -> bool:
         return layer.activation in (None, keras.activations.linear)
     if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose):
         return (
-            layer.activation in (None, keras.activations.linear) and tuple(layer.dilation_rate) == (1, 1)
-            and layer.groups == 1 and layer.data_format == "channels_last"
+            layer.activation in (None, keras.activations.linear)
+            and tuple(layer.dilation_rate) == (1, 1)
+            and layer.groups == 1
+            and layer.data_format == "channels_last"
         )
     return isinstance(layer, keras.layers.Embedding)
 
@@ -58,7 +60,9 @@ def conv_patches(layer, a: tf.Tensor) -> tf.Tensor:
         eye = tf.reshape(tf.eye(size, dtype=a.dtype), [kh, kw, a.shape[-1], size])
         patches = tf.nn.conv2d(a, eye, strides=[1, sh, sw, 1], padding=padding)
     else:
-        patches = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding)
+        patches = tf.image.extract_patches(
+            a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding
+        )
     return _rows(patches)
 
 

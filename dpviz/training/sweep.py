@@ -53,7 +53,9 @@ def expand(base: TrainConfig, axes) -> list[TrainConfig]:
         raise ValidationError("sweep", f"varies at most {MAX_AXES} hyperparameters at once, got {len(axes)}")
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
-        raise ValidationError("sweep", f"{names[0].replace('_', ' ')} is chosen twice; pick two different hyperparameters")
+        raise ValidationError(
+            "sweep", f"{names[0].replace('_', ' ')} is chosen twice; pick two different hyperparameters"
+        )
     cells = math.prod(len(a.values) for a in axes)
     if cells > MAX_CELLS:
         raise ValidationError("sweep", f"has {cells} runs; at most {MAX_CELLS} per sweep (fewer values, or two sweeps)")

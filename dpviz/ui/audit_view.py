@@ -5,20 +5,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dpviz.audit import ATTACK_LABELS, canary_explanation, canary_reading, reading
 from dpviz.compare import figures
+from dpviz.ui.audit_text import ATTACK_LABELS, canary_explanation, canary_reading, reading
 
 
 def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for label, audit in audits.items():
         for name, a in audit["attacks"].items():
-            rows.append({
-                "model": label, "attack": ATTACK_LABELS.get(name, name), "AUC": a["auc"], "advantage": a["advantage"],
-                "TPR @ FPR 0.1%": a["tpr_at_fpr"]["0.001"], "TPR @ FPR 1%": a["tpr_at_fpr"]["0.01"],
-                f"ε lower bound ({audit['confidence']:.0%})": a["epsilon_lower"],
-                "theoretical ε": audit.get("theoretical_epsilon"), "examples": a["evaluated"],
-            })
+            rows.append(
+                {
+                    "model": label,
+                    "attack": ATTACK_LABELS.get(name, name),
+                    "AUC": a["auc"],
+                    "advantage": a["advantage"],
+                    "TPR @ FPR 0.1%": a["tpr_at_fpr"]["0.001"],
+                    "TPR @ FPR 1%": a["tpr_at_fpr"]["0.01"],
+                    f"ε lower bound ({audit['confidence']:.0%})": a["epsilon_lower"],
+                    "theoretical ε": audit.get("theoretical_epsilon"),
+                    "examples": a["evaluated"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -28,11 +35,16 @@ def canary_table(audits: dict[str, dict]) -> pd.DataFrame:
     if not columns:
         return pd.DataFrame()
     first = next(iter(columns.values()))
-    return pd.DataFrame([
-        {"canary": i + 1, "copies": canary["copies"],
-         **{f"exposure, {label} (bits)": canaries[i]["exposure"] for label, canaries in columns.items()}}
-        for i, canary in enumerate(first)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "canary": i + 1,
+                "copies": canary["copies"],
+                **{f"exposure, {label} (bits)": canaries[i]["exposure"] for label, canaries in columns.items()},
+            }
+            for i, canary in enumerate(first)
+        ]
+    )
 
 
 def render(private, baseline, *, key: str) -> None:
@@ -60,15 +72,29 @@ def render(private, baseline, *, key: str) -> None:
         "one half and measured on the other with Clopper-Pearson intervals, proves about any (ε, δ) guarantee: "
         "it must stay below the theoretical ε."
     )
-    st.dataframe(audit_table(audits), hide_index=True, width="stretch", column_config={
-        "AUC": st.column_config.NumberColumn(format="%.3f"), "advantage": st.column_config.NumberColumn(format="%.3f"),
-        "TPR @ FPR 0.1%": st.column_config.NumberColumn(format="%.4f"), "TPR @ FPR 1%": st.column_config.NumberColumn(format="%.4f"),
-        "theoretical ε": st.column_config.NumberColumn(format="%.3f"),
-    })
+    st.dataframe(
+        audit_table(audits),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "AUC": st.column_config.NumberColumn(format="%.3f"),
+            "advantage": st.column_config.NumberColumn(format="%.3f"),
+            "TPR @ FPR 0.1%": st.column_config.NumberColumn(format="%.4f"),
+            "TPR @ FPR 1%": st.column_config.NumberColumn(format="%.4f"),
+            "theoretical ε": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
     canaries = canary_table(audits)
     if not canaries.empty:
         st.markdown(f"**{canary_reading(audits.get('DP-SGD'), audits.get('non-private baseline'))}**")
-        st.dataframe(canaries, hide_index=True, width="stretch", column_config={
-            name: st.column_config.NumberColumn(format="%.1f") for name in canaries.columns if name.startswith("exposure")
-        })
+        st.dataframe(
+            canaries,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                name: st.column_config.NumberColumn(format="%.1f")
+                for name in canaries.columns
+                if name.startswith("exposure")
+            },
+        )
         st.caption(canary_explanation(next(a["canaries"] for a in audits.values() if a.get("canaries"))))

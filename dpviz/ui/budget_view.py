@@ -37,7 +37,9 @@ def render(view: BudgetView, values: dict) -> None:
         st.subheader("Epsilon after each epoch")
         if view.curves:
             log_y = st.toggle("Log scale", value=True, key="curve_log")
-            figure = figures.epsilon_curve_figure(view.curves, target_epsilon=st.session_state.get("target_epsilon"), log_y=log_y)
+            figure = figures.epsilon_curve_figure(
+                view.curves, target_epsilon=st.session_state.get("target_epsilon"), log_y=log_y
+            )
             st.plotly_chart(figure, key="curve")
             st.caption(
                 "Older TF Privacy tutorials printed the legacy RDP conversion: that is why they quote larger epsilons "
@@ -58,7 +60,8 @@ def render(view: BudgetView, values: dict) -> None:
         if st.toggle("Compute (about half a second: every cell is its own sampling rate)", key="show_batch_grid"):
             grid = view.batch_landscape
             st.plotly_chart(
-                figures.landscape_figure(grid, current=(view.params.noise_multiplier, view.params.batch_size)), key="batchgrid"
+                figures.landscape_figure(grid, current=(view.params.noise_multiplier, view.params.batch_size)),
+                key="batchgrid",
             )
 
 
@@ -90,4 +93,7 @@ def _target_helper(view: BudgetView) -> None:
     elif budget.steps == 0:
         c3.write(f"At σ = {at_sigma:g}, not even one step fits within ε = {target:g}.")
     else:
-        c3.write(f"At σ = {at_sigma:g}, at most **{budget.epochs:g} epochs** ({budget.steps:,} steps) fit within ε = {target:g}.")
+        c3.write(
+            f"At σ = {at_sigma:g}, at most **{budget.epochs:g} epochs** ({budget.steps:,} steps) "
+            f"fit within ε = {target:g}."
+        )

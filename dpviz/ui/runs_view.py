@@ -19,8 +19,25 @@ from dpviz.ui import audit_view
 from dpviz.ui.common import column_config
 
 MAX_DEFAULT_SELECTION = 30
-TABLE_COLUMNS = ["id", "kind", "status", "dataset", "model", "noise_multiplier", "clip_norm", "batch_size", "epochs",
-                 "learning_rate", "test_accuracy", "epsilon", "accountant", "sampler", "duration_s", "created", "sweep_id"]
+TABLE_COLUMNS = [
+    "id",
+    "kind",
+    "status",
+    "dataset",
+    "model",
+    "noise_multiplier",
+    "clip_norm",
+    "batch_size",
+    "epochs",
+    "learning_rate",
+    "test_accuracy",
+    "epsilon",
+    "accountant",
+    "sampler",
+    "duration_s",
+    "created",
+    "sweep_id",
+]
 
 
 def load(store: SqliteRunStore) -> pd.DataFrame:
@@ -30,12 +47,19 @@ def load(store: SqliteRunStore) -> pd.DataFrame:
 def filters(frame: pd.DataFrame) -> pd.DataFrame:
     """Dataset, model, status, sweep and epsilon-range filters; returns the rows that pass."""
     c = st.columns([1, 1, 1, 1, 2])
-    datasets = c[0].multiselect("Dataset", sorted(frame["dataset"].dropna().unique()), key="r_dataset", placeholder="all")
+    datasets = c[0].multiselect(
+        "Dataset", sorted(frame["dataset"].dropna().unique()), key="r_dataset", placeholder="all"
+    )
     models = c[1].multiselect("Model", sorted(frame["model"].dropna().unique()), key="r_model", placeholder="all")
-    statuses = c[2].multiselect("Status", [s for s in STATUSES if s in set(frame["status"])], key="r_status", placeholder="all")
+    statuses = c[2].multiselect(
+        "Status", [s for s in STATUSES if s in set(frame["status"])], key="r_status", placeholder="all"
+    )
     sweeps = sorted(frame["sweep_id"].dropna().unique(), reverse=True)
     chosen_sweeps = c[3].multiselect("Sweep", sweeps, key="r_sweep", placeholder="all runs")
-    finite = frame.loc[(frame["kind"] == "private") & frame["epsilon"].apply(lambda v: math.isfinite(v) if v == v else False), "epsilon"]
+    finite = frame.loc[
+        (frame["kind"] == "private") & frame["epsilon"].apply(lambda v: math.isfinite(v) if v == v else False),
+        "epsilon",
+    ]
     epsilon_range = None
     if len(finite):
         top = float(math.ceil(finite.max() * 1.01 * 10) / 10) or 1.0
@@ -50,10 +74,7 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
 
 def table(shown: pd.DataFrame, total: int) -> None:
     st.caption(f"{len(shown)} of {total} runs shown. ε is for the run's accountant and δ; baselines are non-private.")
-    st.dataframe(
-        shown[TABLE_COLUMNS], hide_index=True, width="stretch", key="r_table",
-        column_config=column_config(),
-    )
+    st.dataframe(shown[TABLE_COLUMNS], hide_index=True, width="stretch", key="r_table", column_config=column_config())
 
 
 def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:
@@ -64,7 +85,9 @@ def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:
             continue
         done = (runs["status"] == "completed").sum()
         left, right = st.columns([4, 1])
-        left.progress(done / len(runs), text=f"**{sweep_id}**: {done}/{len(runs)} runs completed, {active} queued or running")
+        left.progress(
+            done / len(runs), text=f"**{sweep_id}**: {done}/{len(runs)} runs completed, {active} queued or running"
+        )
         if right.button("Cancel sweep", key=f"r_cancel_{sweep_id}"):
             count = cancel_sweep(store, sweep_id)
             st.toast(f"Cancelling {count} runs of {sweep_id}")
@@ -78,8 +101,13 @@ def choose(shown: pd.DataFrame) -> list[str]:
         st.session_state["r_selected"] = [i for i in st.session_state["r_selected"] if i in labels]
     else:
         st.session_state["r_selected"] = list(shown.loc[shown["kind"] == "private", "id"])[:MAX_DEFAULT_SELECTION]
-    return st.multiselect("Runs to compare (a private run brings its baseline along)", options, key="r_selected",
-                          format_func=labels.get, placeholder="choose runs")
+    return st.multiselect(
+        "Runs to compare (a private run brings its baseline along)",
+        options,
+        key="r_selected",
+        format_func=labels.get,
+        placeholder="choose runs",
+    )
 
 
 def delete_controls(store: SqliteRunStore, frame: pd.DataFrame, chosen: list[str]) -> None:
@@ -90,8 +118,13 @@ def delete_controls(store: SqliteRunStore, frame: pd.DataFrame, chosen: list[str
     active = rows[rows["status"].isin(ACTIVE)]
     deletable = list(rows.loc[~rows["status"].isin(ACTIVE), "id"])
     if not st.session_state.get("r_confirming"):
-        st.button(f"Delete {len(chosen)} selected…", key="r_delete", disabled=not deletable,
-                  on_click=_set_confirming, args=(True,))
+        st.button(
+            f"Delete {len(chosen)} selected…",
+            key="r_delete",
+            disabled=not deletable,
+            on_click=_set_confirming,
+            args=(True,),
+        )
         return
     note = f" {len(active)} queued or running run(s) are kept: cancel them first." if len(active) else ""
     st.warning(f"Delete {len(deletable)} run(s) and their metrics for good?{note}")
@@ -118,7 +151,8 @@ def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
         return
     rows = store.metric_rows(selection["id"])
     frontier, hyper, curves, audit = st.tabs(
-        ["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch", "Membership inference"])
+        ["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch", "Membership inference"]
+    )
     with frontier:
         _chart_with_exports("frontier", selection, rows)
     with hyper:
@@ -154,18 +188,27 @@ def _chart_with_exports(chart: str, selection: pd.DataFrame, rows, *, x: str = "
     for column, fmt in zip(columns[1:], FORMATS):
         if fmt in IMAGE_FORMATS:
             if images is None:
-                if column.button(fmt.upper(), key=f"r_render_{chart}_{fmt}", help="renders PNG and SVG (a second or two)"):
+                if column.button(
+                    fmt.upper(), key=f"r_render_{chart}_{fmt}", help="renders PNG and SVG (a second or two)"
+                ):
                     images = _render_images(chart, figure)
                     if images is not None:
                         st.rerun()
                 continue
             data = images[fmt]
         else:  # built only when clicked: HTML is ~5 MB
-            data = (lambda f=fmt: export_bytes(f, figure=figure, table=table_data))
+            data = lambda f=fmt: export_bytes(f, figure=figure, table=table_data)
         column.download_button(
-            fmt.upper(), data=data, file_name=f"{stem}.{fmt}", mime=MIME[fmt], key=f"r_dl_{chart}_{fmt}", on_click="ignore",
+            fmt.upper(),
+            data=data,
+            file_name=f"{stem}.{fmt}",
+            mime=MIME[fmt],
+            key=f"r_dl_{chart}_{fmt}",
+            on_click="ignore",
             icon=":material/download:" if fmt in IMAGE_FORMATS else None,
-            help="data behind the chart" if fmt in ("csv", "json") else ("self-contained, opens offline" if fmt == "html" else None),
+            help="data behind the chart"
+            if fmt in ("csv", "json")
+            else ("self-contained, opens offline" if fmt == "html" else None),
         )
 
 
@@ -193,13 +236,17 @@ def _render_images(chart: str, figure) -> dict | None:
 
 def summary(selection: pd.DataFrame) -> None:
     """One line that reads the comparison: the best private accuracy per ε band next to the baseline."""
-    done = selection[(selection["kind"] == "private") & (selection["status"] == "completed") & selection["test_accuracy"].notna()]
+    done = selection[
+        (selection["kind"] == "private") & (selection["status"] == "completed") & selection["test_accuracy"].notna()
+    ]
     if done.empty:
         return
     best = done.loc[done["test_accuracy"].idxmax()]
     base = selection[(selection["kind"] == "baseline") & (selection["status"] == "completed")]
-    text = (f"Best private run: **{best['test_accuracy']:.1%}** at **ε = {format_epsilon(best['epsilon'])}** "
-            f"({run_label(best)}).")
+    text = (
+        f"Best private run: **{best['test_accuracy']:.1%}** at **ε = {format_epsilon(best['epsilon'])}** "
+        f"({run_label(best)})."
+    )
     matching = base[(base["dataset"] == best["dataset"]) & (base["model"] == best["model"])]
     if not matching.empty:
         text += f" Non-private {best['dataset']}/{best['model']}: **{matching['test_accuracy'].mean():.1%}**."
@@ -213,8 +260,10 @@ def render(store: SqliteRunStore) -> None:
     """The whole page; refreshes itself every few seconds while any run is queued or running."""
     frame = load(store)
     if frame.empty:
-        st.info("No runs stored yet. Train a private model and its baseline, or a sweep, on the **Train** page "
-                "(sidebar); every run is kept here to compare and export.")
+        st.info(
+            "No runs stored yet. Train a private model and its baseline, or a sweep, on the **Train** page "
+            "(sidebar); every run is kept here to compare and export."
+        )
         return
     active = frame["status"].isin(ACTIVE).any()
 

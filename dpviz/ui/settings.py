@@ -15,7 +15,10 @@ from dpviz.datasets import DATASETS
 from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS
 
 PRESETS = {name: info.train_size for name, info in DATASETS.items() if name != "synthetic"}
-PRESET_LABELS = {**{name: f"{DATASETS[name].label} · {size:,}" for name, size in PRESETS.items()}, "custom": "Custom size"}
+PRESET_LABELS = {
+    **{name: f"{DATASETS[name].label} · {size:,}" for name, size in PRESETS.items()},
+    "custom": "Custom size",
+}
 
 
 @dataclass(frozen=True)
@@ -113,29 +116,58 @@ def privacy_inputs(*, page: str, dataset: bool = True) -> dict:
     sb = st.sidebar
     sb.header("DP-SGD settings")
     if dataset:
-        sb.selectbox("Dataset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=_bind("dataset"), on_change=_on_preset)
+        sb.selectbox(
+            "Dataset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=_bind("dataset"), on_change=_on_preset
+        )
         sb.number_input(
-            "Dataset size n", min_value=1, step=1, key=_bind("dataset_size"), on_change=_store, args=("dataset_size",),
-            disabled=settings()["dataset"] != "custom", help="Training examples. Choose 'Custom size' to type your own.",
+            "Dataset size n",
+            min_value=1,
+            step=1,
+            key=_bind("dataset_size"),
+            on_change=_store,
+            args=("dataset_size",),
+            disabled=settings()["dataset"] != "custom",
+            help="Training examples. Choose 'Custom size' to type your own.",
         )
     sb.number_input(
-        "Batch size b (expected)", min_value=1, step=1, key=_bind("batch_size"), on_change=_store, args=("batch_size",),
+        "Batch size b (expected)",
+        min_value=1,
+        step=1,
+        key=_bind("batch_size"),
+        on_change=_store,
+        args=("batch_size",),
         help="With Poisson sampling each step's batch size varies around b; q = b / n.",
     )
     sb.slider(
-        "Noise multiplier σ", 0.0, 10.0, step=0.01, key=_bind("noise_multiplier"), on_change=_store, args=("noise_multiplier",),
+        "Noise multiplier σ",
+        0.0,
+        10.0,
+        step=0.01,
+        key=_bind("noise_multiplier"),
+        on_change=_store,
+        args=("noise_multiplier",),
         help="Noise standard deviation divided by the clip norm. 0 means no privacy.",
     )
     sb.slider("Epochs", 1, 200, step=1, key=_bind("epochs"), on_change=_store, args=("epochs",))
     sb.slider(
-        "Clip norm C", 0.01, 10.0, step=0.01, key=_bind("clip_norm"), on_change=_store, args=("clip_norm",),
+        "Clip norm C",
+        0.01,
+        10.0,
+        step=0.01,
+        key=_bind("clip_norm"),
+        on_change=_store,
+        args=("clip_norm",),
         help="Does not change epsilon: the noise is σ·C, so it scales with C. It matters for accuracy.",
     )
     sb.caption("Clip norm C does not change epsilon (the noise σ·C scales with it); it changes accuracy.")
     sb.text_input("δ (delta)", key=_bind("delta"), on_change=_store, args=("delta",), help="Keep δ well below 1/n.")
     sb.radio(
-        "Accountant", ACCOUNTANTS, format_func=ACCOUNTANT_LABELS.get, key=_bind("accountant"),
-        on_change=_store, args=("accountant",),
+        "Accountant",
+        ACCOUNTANTS,
+        format_func=ACCOUNTANT_LABELS.get,
+        key=_bind("accountant"),
+        on_change=_store,
+        args=("accountant",),
     )
     for name in FIELDS:
         if _key(name) in st.session_state:

@@ -43,32 +43,63 @@ def training_inputs() -> dict:
     st.session_state.setdefault("t_model", "mlp")
     model = c[1].selectbox("Model", MODELS, key="t_model", format_func=MODEL_LABELS.get)
     optimizer = c[2].selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
-    sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler",
-                             format_func=SAMPLER_LABELS.get)
+    sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler", format_func=SAMPLER_LABELS.get)
     c = st.columns(5)
     st.session_state.setdefault("t_lr", float(shared.get("learning_rate", 0.25)))
     learning_rate = c[0].number_input("Learning rate", min_value=1e-5, max_value=100.0, key="t_lr", format="%.4g")
     shared["learning_rate"] = learning_rate
     seed = c[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="t_seed")
     top = DATASETS[dataset].train_size
-    size = c[2].number_input("Training examples", min_value=1, value=None, step=1, key="t_size", placeholder=f"all ({top:,})",
-                             help=f"At most {top:,}. Leave empty to use the whole training split.")
-    target = c[3].number_input("Target ε line (optional)", min_value=0.0, value=None, key="t_target", placeholder="none")
-    canaries = c[4].number_input(
-        "Canaries", min_value=0, max_value=MAX_CANARIES, value=0, step=1, key="t_canaries",
-        help=f"Random-label examples added to the training set (every second one {CANARY_REPEATS} times); the audit "
-             "measures how much each model memorised them. They count in n, so ε and the steps change slightly.",
+    size = c[2].number_input(
+        "Training examples",
+        min_value=1,
+        value=None,
+        step=1,
+        key="t_size",
+        placeholder=f"all ({top:,})",
+        help=f"At most {top:,}. Leave empty to use the whole training split.",
     )
-    return dict(dataset=dataset, model=model, optimizer=optimizer, sampler=sampler, learning_rate=learning_rate,
-                seed=int(seed), dataset_size=None if size is None else int(size), target=target, canaries=int(canaries))
+    target = c[3].number_input(
+        "Target ε line (optional)", min_value=0.0, value=None, key="t_target", placeholder="none"
+    )
+    canaries = c[4].number_input(
+        "Canaries",
+        min_value=0,
+        max_value=MAX_CANARIES,
+        value=0,
+        step=1,
+        key="t_canaries",
+        help=f"Random-label examples added to the training set (every second one {CANARY_REPEATS} times); the audit "
+        "measures how much each model memorised them. They count in n, so ε and the steps change slightly.",
+    )
+    return dict(
+        dataset=dataset,
+        model=model,
+        optimizer=optimizer,
+        sampler=sampler,
+        learning_rate=learning_rate,
+        seed=int(seed),
+        dataset_size=None if size is None else int(size),
+        target=target,
+        canaries=int(canaries),
+    )
 
 
 def build_config(privacy: dict, training: dict) -> TrainConfig:
     return TrainConfig(
-        dataset=training["dataset"], dataset_size=training["dataset_size"], model=training["model"],
-        epochs=privacy["epochs"], batch_size=privacy["batch_size"], noise_multiplier=privacy["noise_multiplier"],
-        clip_norm=privacy["clip_norm"], learning_rate=training["learning_rate"], optimizer=training["optimizer"],
-        sampler=training["sampler"], seed=training["seed"], delta=parse_delta(privacy["delta"]), accountant=privacy["accountant"],
+        dataset=training["dataset"],
+        dataset_size=training["dataset_size"],
+        model=training["model"],
+        epochs=privacy["epochs"],
+        batch_size=privacy["batch_size"],
+        noise_multiplier=privacy["noise_multiplier"],
+        clip_norm=privacy["clip_norm"],
+        learning_rate=training["learning_rate"],
+        optimizer=training["optimizer"],
+        sampler=training["sampler"],
+        seed=training["seed"],
+        delta=parse_delta(privacy["delta"]),
+        accountant=privacy["accountant"],
         canaries=training.get("canaries", 0),
     )
 
@@ -95,8 +126,10 @@ def _show(unit: str) -> None:
 
 def sweep_inputs() -> list:
     """Up to two (hyperparameter, values) axes; the sidebar's value is used for everything else."""
-    st.caption(f"Vary one or two hyperparameters; every combination trains (at most {MAX_CELLS} runs), with one "
-               "shared non-private baseline per training schedule (noise and clipping do not affect it).")
+    st.caption(
+        f"Vary one or two hyperparameters; every combination trains (at most {MAX_CELLS} runs), with one "
+        "shared non-private baseline per training schedule (noise and clipping do not affect it)."
+    )
     axes = []
     defaults = (("noise_multiplier", "0.5, 1, 2"), ("clip_norm", "0.5, 1"))
     for i, (name, values) in enumerate(defaults, start=1):
@@ -104,8 +137,12 @@ def sweep_inputs() -> list:
         choices = ("none", *HYPERPARAMETERS)
         st.session_state.setdefault(f"t_sweep_x{i}", name)
         st.session_state.setdefault(f"t_sweep_v{i}", values)
-        x = left.selectbox(f"Hyperparameter {i}", choices, key=f"t_sweep_x{i}",
-                           format_func=lambda h: "—" if h == "none" else HYPERPARAMETER_LABELS[h])
+        x = left.selectbox(
+            f"Hyperparameter {i}",
+            choices,
+            key=f"t_sweep_x{i}",
+            format_func=lambda h: "—" if h == "none" else HYPERPARAMETER_LABELS[h],
+        )
         text = right.text_input(f"Values {i} (comma-separated)", key=f"t_sweep_v{i}", disabled=x == "none")
         if x != "none":
             axes.append((x, text))
@@ -138,18 +175,27 @@ def _group_label(store: SqliteRunStore, unit: str) -> str:
     when = dt.datetime.fromtimestamp(min(r.created_at for r in runs)).strftime("%H:%M:%S")
     if unit.startswith("sweep-"):
         private = sum(r.kind == "private" for r in runs)
-        return f"{when} · {unit}: {private} private runs + {len(runs) - private} baseline(s) · {c['dataset']} {c['model']}"
-    return f"{when} · {c['dataset']} {c['model']} σ={c['noise_multiplier']:g} C={c['clip_norm']:g} b={c['batch_size']} · {c['epochs']:g} epochs"
+        return (
+            f"{when} · {unit}: {private} private runs + {len(runs) - private} baseline(s) · {c['dataset']} {c['model']}"
+        )
+    return (
+        f"{when} · {c['dataset']} {c['model']} σ={c['noise_multiplier']:g} C={c['clip_norm']:g} "
+        f"b={c['batch_size']} · {c['epochs']:g} epochs"
+    )
 
 
 def choose_group(store: SqliteRunStore) -> str | None:
     groups = list(dict.fromkeys(_unit(r) for r in store.list(limit=300)))
     if not groups:
-        st.info("No runs yet: choose settings and press **Train**. The private run and its baseline train side by side.")
+        st.info(
+            "No runs yet: choose settings and press **Train**. The private run and its baseline train side by side."
+        )
         return None
     current = st.session_state.get("t_group")
     index = groups.index(current) if current in groups else 0
-    return st.selectbox("Run pair or sweep", groups, index=index, format_func=lambda g: _group_label(store, g), key="t_view")
+    return st.selectbox(
+        "Run pair or sweep", groups, index=index, format_func=lambda g: _group_label(store, g), key="t_view"
+    )
 
 
 def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
@@ -169,9 +215,12 @@ def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
             cancel_sweep(store, sweep_id)
             st.rerun()
         progress = {r.id: r.progress.get("step", 0) / max(r.progress.get("total_steps", 1), 1) for r in runs}
-        frame = frame.assign(progress=[1.0 if s == "completed" else progress.get(i, 0.0) for i, s in zip(frame["id"], frame["status"])])
+        frame = frame.assign(
+            progress=[1.0 if s == "completed" else progress.get(i, 0.0) for i, s in zip(frame["id"], frame["status"])]
+        )
         st.dataframe(
-            frame[["id", "kind", "status", "progress", *HYPERPARAMETERS, "test_accuracy", "epsilon"]], hide_index=True,
+            frame[["id", "kind", "status", "progress", *HYPERPARAMETERS, "test_accuracy", "epsilon"]],
+            hide_index=True,
             column_config=column_config(),
         )
         st.plotly_chart(hyperparameter_figure(frame, varying_hyperparameter(frame)), key="t_sweep_chart")
@@ -189,7 +238,9 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
         current = {r.kind: r for r in store.list(group_id=group_id)}
         if any(r.status == "queued" for r in current.values()):
             ensure_workers(store)
-        series = {kind: store.metrics(run.id) for kind, run in sorted(current.items(), key=lambda kv: kv[0] != "private")}
+        series = {
+            kind: store.metrics(run.id) for kind, run in sorted(current.items(), key=lambda kv: kv[0] != "private")
+        }
         cols = st.columns(len(current) or 1)
         for col, (kind, run) in zip(cols, sorted(current.items(), key=lambda kv: kv[0] != "private")):
             with col:
@@ -213,9 +264,15 @@ def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
     total_steps = plan[-1][1]
     step = run.progress.get("step", 0) if run.status != "completed" else total_steps
     epochs_done = len(metrics.get("test_accuracy", []))
-    icon = {"completed": ":green[:material/check_circle:]", "running": ":blue[:material/progress_activity:]",
-            "queued": ":material/schedule:", "failed": ":red[:material/error:]", "cancelled": ":material/cancel:",
-            "diverged": ":red[:material/warning:]", "interrupted": ":orange[:material/restart_alt:]"}.get(run.status, "")
+    icon = {
+        "completed": ":green[:material/check_circle:]",
+        "running": ":blue[:material/progress_activity:]",
+        "queued": ":material/schedule:",
+        "failed": ":red[:material/error:]",
+        "cancelled": ":material/cancel:",
+        "diverged": ":red[:material/warning:]",
+        "interrupted": ":orange[:material/restart_alt:]",
+    }.get(run.status, "")
     st.markdown(f"**{run.kind.capitalize()}** {icon} `{run.status}`" + (f" on {run.device}" if run.device else ""))
     st.progress(min(1.0, epochs_done / len(plan)), text=f"epoch {epochs_done}/{len(plan)}")
     st.progress(min(1.0, step / total_steps), text=f"step {step}/{total_steps}")
@@ -240,14 +297,21 @@ def _summary(runs: dict) -> None:
         return
     pf = private.final.get("final", {})
     cfg = private.config
-    lines = [f"Private run: test accuracy **{pf.get('test_accuracy', 0):.1%}** at "
-             f"**ε = {format_epsilon(pf.get('epsilon'))}** (δ = {cfg['delta']:g}, {cfg['accountant']} accountant, "
-             f"{cfg['sampler']} sampling), {(private.finished_at - private.started_at):.0f} s."]
+    lines = [
+        f"Private run: test accuracy **{pf.get('test_accuracy', 0):.1%}** at "
+        f"**ε = {format_epsilon(pf.get('epsilon'))}** (δ = {cfg['delta']:g}, {cfg['accountant']} accountant, "
+        f"{cfg['sampler']} sampling), {(private.finished_at - private.started_at):.0f} s."
+    ]
     if baseline and baseline.status == "completed":
         bf = baseline.final.get("final", {})
         gap = bf.get("test_accuracy", math.nan) - pf.get("test_accuracy", math.nan)
-        lines.append(f"Non-private baseline: **{bf.get('test_accuracy', 0):.1%}**; privacy costs **{gap * 100:.1f} points** of accuracy.")
+        lines.append(
+            f"Non-private baseline: **{bf.get('test_accuracy', 0):.1%}**; privacy costs "
+            f"**{gap * 100:.1f} points** of accuracy."
+        )
     if cfg["sampler"] == "shuffle":
-        lines.append(f"Shuffled batches: the ε above assumes Poisson sampling and does not strictly apply; without "
-                     f"amplification ε = {format_epsilon(pf.get('epsilon_no_amplification'))}.")
+        lines.append(
+            f"Shuffled batches: the ε above assumes Poisson sampling and does not strictly apply; without "
+            f"amplification ε = {format_epsilon(pf.get('epsilon_no_amplification'))}."
+        )
     st.success("\n\n".join(lines))

@@ -15,8 +15,21 @@ def run(capsys, *argv):
 
 
 def test_epsilon_json(capsys):
-    code, out, _ = run(capsys, "epsilon", "--dataset-size", "60000", "--batch-size", "250", "--noise-multiplier", "1.2",
-                       "--epochs", "4", "--delta", "1e-5", "--json")
+    code, out, _ = run(
+        capsys,
+        "epsilon",
+        "--dataset-size",
+        "60000",
+        "--batch-size",
+        "250",
+        "--noise-multiplier",
+        "1.2",
+        "--epochs",
+        "4",
+        "--delta",
+        "1e-5",
+        "--json",
+    )
     data = json.loads(out)
     assert code == 0
     assert set(data) >= {"epsilon", "delta", "steps", "sampling_probability", "accountant", "epsilon_no_amplification"}
@@ -25,37 +38,75 @@ def test_epsilon_json(capsys):
 
 @pytest.mark.parametrize("accountant, expected", [("pld", 0.4889), ("rdp-legacy", 0.9661)])
 def test_epsilon_accountants(capsys, accountant, expected):
-    code, out, _ = run(capsys, "epsilon", "--dataset-size", "60000", "--batch-size", "250", "--noise-multiplier", "1.2",
-                       "--epochs", "4", "--accountant", accountant, "--json")
+    code, out, _ = run(
+        capsys,
+        "epsilon",
+        "--dataset-size",
+        "60000",
+        "--batch-size",
+        "250",
+        "--noise-multiplier",
+        "1.2",
+        "--epochs",
+        "4",
+        "--accountant",
+        accountant,
+        "--json",
+    )
     assert json.loads(out)["epsilon"] == pytest.approx(expected, rel=1e-2)
 
 
 def test_calibrate_json(capsys):
-    code, out, _ = run(capsys, "calibrate", "--target-epsilon", "3", "--dataset-size", "60000", "--batch-size", "256",
-                       "--epochs", "60", "--json")
+    code, out, _ = run(
+        capsys,
+        "calibrate",
+        "--target-epsilon",
+        "3",
+        "--dataset-size",
+        "60000",
+        "--batch-size",
+        "256",
+        "--epochs",
+        "60",
+        "--json",
+    )
     sigma = json.loads(out)["noise_multiplier"]
     assert code == 0 and 0.9 < sigma < 1.1
-    code, out, _ = run(capsys, "epsilon", "--dataset-size", "60000", "--batch-size", "256", "--noise-multiplier", str(sigma),
-                       "--epochs", "60", "--json")
+    code, out, _ = run(
+        capsys,
+        "epsilon",
+        "--dataset-size",
+        "60000",
+        "--batch-size",
+        "256",
+        "--noise-multiplier",
+        str(sigma),
+        "--epochs",
+        "60",
+        "--json",
+    )
     assert json.loads(out)["epsilon"] == pytest.approx(3.0, abs=1e-3)
 
 
+EPSILON = "epsilon --dataset-size 100 --batch-size 10 --noise-multiplier 1 --epochs 1"
+
+
 @pytest.mark.parametrize(
-    "argv, field",
+    "command, field",
     [
-        (["epsilon", "--dataset-size", "100", "--batch-size", "256", "--noise-multiplier", "1", "--epochs", "1"], "--batch-size"),
-        (["epsilon", "--dataset-size", "100", "--batch-size", "10", "--noise-multiplier", "nan", "--epochs", "1"], "--noise-multiplier"),
-        (["epsilon", "--dataset-size", "100", "--batch-size", "10", "--noise-multiplier", "1", "--epochs", "0"], "--epochs"),
-        (["epsilon", "--dataset-size", "100", "--batch-size", "10", "--noise-multiplier", "1", "--epochs", "1", "--delta", "2"], "--delta"),
-        (["epsilon", "--dataset-size", "x", "--batch-size", "10", "--noise-multiplier", "1", "--epochs", "1"], "--dataset-size"),
-        (["calibrate", "--target-epsilon", "-1", "--dataset-size", "100", "--batch-size", "10", "--epochs", "1"], "--target-epsilon"),
-        (["epsilon", "--dataset-size", "100", "--batch-size", "10", "--noise-multiplier", "1", "--epochs", "1", "--accountant", "x"], "--accountant"),
-        (["train", "--canaries", "21"], "--canaries"),  # rejected before TensorFlow loads
-        (["train", "--canaries", "2", "--no-audit"], "--canaries"),
+        ("epsilon --dataset-size 100 --batch-size 256 --noise-multiplier 1 --epochs 1", "--batch-size"),
+        ("epsilon --dataset-size 100 --batch-size 10 --noise-multiplier nan --epochs 1", "--noise-multiplier"),
+        ("epsilon --dataset-size 100 --batch-size 10 --noise-multiplier 1 --epochs 0", "--epochs"),
+        (f"{EPSILON} --delta 2", "--delta"),
+        ("epsilon --dataset-size x --batch-size 10 --noise-multiplier 1 --epochs 1", "--dataset-size"),
+        ("calibrate --target-epsilon -1 --dataset-size 100 --batch-size 10 --epochs 1", "--target-epsilon"),
+        (f"{EPSILON} --accountant x", "--accountant"),
+        ("train --canaries 21", "--canaries"),  # rejected before TensorFlow loads
+        ("train --canaries 2 --no-audit", "--canaries"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line_naming_the_field(capsys, argv, field):
-    code, out, err = run(capsys, *argv)
+def test_bad_arguments_exit_2_with_one_line_naming_the_field(capsys, command, field):
+    code, out, err = run(capsys, *command.split())
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and field in lines[0]
@@ -63,7 +114,22 @@ def test_bad_arguments_exit_2_with_one_line_naming_the_field(capsys, argv, field
 
 def test_module_entry_point_exit_code():
     result = subprocess.run(
-        [sys.executable, "-m", "dpviz", "epsilon", "--dataset-size", "10", "--batch-size", "20", "--noise-multiplier", "1", "--epochs", "1"],
-        cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dpviz",
+            "epsilon",
+            "--dataset-size",
+            "10",
+            "--batch-size",
+            "20",
+            "--noise-multiplier",
+            "1",
+            "--epochs",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--batch-size" in result.stderr

@@ -15,8 +15,10 @@ from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import TrainConfig
 from dpviz.training.fake import record_pair
 
-CONFIGS = [TrainConfig(dataset="synthetic", dataset_size=300, batch_size=60, epochs=2, model="logreg", noise_multiplier=s)
-           for s in (0.7, 1.4)]
+CONFIGS = [
+    TrainConfig(dataset="synthetic", dataset_size=300, batch_size=60, epochs=2, model="logreg", noise_multiplier=s)
+    for s in (0.7, 1.4)
+]
 
 
 @pytest.fixture
@@ -64,11 +66,15 @@ def test_data_round_trips_through_pandas(home, chart, fmt):
     _, table, _ = figure_and_table(home, chart)
     back = export.read_table(export.export_bytes(fmt, figure=None, table=table), fmt)
     assert len(back) == len(table) and list(back.columns) == list(table.columns)
-    pd.testing.assert_series_equal(back["id" if "id" in back else "run_id"].astype(str),
-                                   table["id" if "id" in table else "run_id"].astype(str), check_names=False)
+    pd.testing.assert_series_equal(
+        back["id" if "id" in back else "run_id"].astype(str),
+        table["id" if "id" in table else "run_id"].astype(str),
+        check_names=False,
+    )
     numeric = "test_accuracy" if "test_accuracy" in table else "value"
-    pd.testing.assert_series_equal(back[numeric].astype(float), table[numeric].astype(float).reset_index(drop=True),
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        back[numeric].astype(float), table[numeric].astype(float).reset_index(drop=True), check_names=False
+    )
 
 
 def test_without_a_browser_images_say_what_to_install(home, monkeypatch):
@@ -82,7 +88,9 @@ def test_without_a_browser_images_say_what_to_install(home, monkeypatch):
 def test_cli_export_writes_each_format(home, tmp_path, capsys):
     for fmt in ("csv", "json", "html"):
         out = tmp_path / f"out.{fmt}"
-        assert cli(["--home", str(home), "export", "--runs", "all", "--chart", "hyperparameter", "--out", str(out)]) == 0
+        assert (
+            cli(["--home", str(home), "export", "--runs", "all", "--chart", "hyperparameter", "--out", str(out)]) == 0
+        )
         assert out.stat().st_size > 0
     rows = json.loads((tmp_path / "out.json").read_text())
     assert sorted(r["noise_multiplier"] for r in rows) == [0.7, 1.4]
@@ -92,16 +100,36 @@ def test_cli_export_writes_each_format(home, tmp_path, capsys):
 @needs_browser
 def test_cli_export_png(home, tmp_path):
     out = tmp_path / "frontier.png"
-    assert cli(["--home", str(home), "export", "--runs", "all", "--chart", "frontier", "--format", "png", "--out", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "--home",
+                str(home),
+                "export",
+                "--runs",
+                "all",
+                "--chart",
+                "frontier",
+                "--format",
+                "png",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("args, field", [
-    (["--runs", "zzz", "--chart", "frontier", "--out", "x.csv"], "--runs"),
-    (["--runs", "all", "--chart", "frontier", "--out", "x.pdf"], "--format"),
-    (["--runs", "all", "--chart", "pie", "--out", "x.csv"], "--chart"),
-    (["--runs", "all", "--chart", "hyperparameter", "--x", "momentum", "--out", "x.csv"], "--x"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--runs", "zzz", "--chart", "frontier", "--out", "x.csv"], "--runs"),
+        (["--runs", "all", "--chart", "frontier", "--out", "x.pdf"], "--format"),
+        (["--runs", "all", "--chart", "pie", "--out", "x.csv"], "--chart"),
+        (["--runs", "all", "--chart", "hyperparameter", "--x", "momentum", "--out", "x.csv"], "--x"),
+    ],
+)
 def test_cli_export_bad_arguments_name_the_field(home, tmp_path, capsys, args, field):
     args = [a if a not in ("x.csv", "x.pdf") else str(tmp_path / a) for a in args]
     assert cli(["--home", str(home), "export", *args]) == 2

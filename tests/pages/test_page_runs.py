@@ -118,7 +118,7 @@ def test_epsilon_range_survives_deleting_the_largest_epsilon(filled):
     slider = at.slider(key="r_eps")
     top = slider.value[1]
     slider.set_value((0.0, top)).run()
-    largest = max(store.list(), key=lambda r: (r.final.get("final", {}).get("epsilon") or 0)).id
+    largest = max(store.list(), key=lambda r: r.final.get("final", {}).get("epsilon") or 0).id
     store.delete(largest)
     at.run()
     assert not at.exception and at.slider(key="r_eps").value[1] < top

@@ -61,10 +61,27 @@ def test_bad_input_names_the_field_and_starts_nothing(home):
 
 def test_reload_shows_existing_runs(home):
     store = SqliteRunStore(home)
-    run_id = store.create_run(config=dict(dataset="digits", model="mlp", epochs=2, batch_size=64, noise_multiplier=1.0,
-                                          clip_norm=1.0, learning_rate=0.25, optimizer="sgd", momentum=0.0, sampler="poisson",
-                                          seed=0, delta=1e-5, dataset_size=None, accountant="rdp"),
-                              kind="private", status="running", pid=999_999_999)
+    run_id = store.create_run(
+        config=dict(
+            dataset="digits",
+            model="mlp",
+            epochs=2,
+            batch_size=64,
+            noise_multiplier=1.0,
+            clip_norm=1.0,
+            learning_rate=0.25,
+            optimizer="sgd",
+            momentum=0.0,
+            sampler="poisson",
+            seed=0,
+            delta=1e-5,
+            dataset_size=None,
+            accountant="rdp",
+        ),
+        kind="private",
+        status="running",
+        pid=999_999_999,
+    )
     at = page()  # start-up recovery: its process is gone
     assert not at.exception
     assert store.get(run_id).status in ("interrupted", "failed")

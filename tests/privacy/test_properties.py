@@ -15,7 +15,9 @@ fast = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 
 
 def eps(n, b, sigma, e, accountant="rdp"):
-    return compute_epsilon(PrivacyParams(dataset_size=n, batch_size=b, noise_multiplier=sigma, epochs=e, delta=1e-5), accountant).epsilon
+    return compute_epsilon(
+        PrivacyParams(dataset_size=n, batch_size=b, noise_multiplier=sigma, epochs=e, delta=1e-5), accountant
+    ).epsilon
 
 
 @fast
@@ -41,7 +43,9 @@ def test_epsilon_falls_with_noise(n, sigma, e, b):
 @settings(max_examples=8, deadline=None)
 @given(target=st.floats(0.5, 8.0), e=st.integers(1, 30), accountant=st.sampled_from(["rdp", "rdp-legacy", "pld"]))
 def test_calibrated_noise_round_trips(target, e, accountant):
-    sigma = calibrate_noise(target_epsilon=target, dataset_size=60000, batch_size=256, epochs=e, target_delta=1e-5, accountant=accountant)
+    sigma = calibrate_noise(
+        target_epsilon=target, dataset_size=60000, batch_size=256, epochs=e, target_delta=1e-5, accountant=accountant
+    )
     achieved = eps(60000, 256, sigma, e, accountant)
     assert achieved <= target * 1.01  # PLD calibration uses a coarser grid than the headline number
     assert achieved >= target * 0.97  # ... and it is the smallest such noise, not just any
@@ -50,7 +54,9 @@ def test_calibrated_noise_round_trips(target, e, accountant):
 @settings(max_examples=6, deadline=None)
 @given(target=st.floats(0.5, 8.0), sigma=st.floats(0.8, 3.0))
 def test_max_epochs_round_trips(target, sigma):
-    budget = max_epochs(target_epsilon=target, dataset_size=60000, batch_size=256, noise_multiplier=sigma, target_delta=1e-5)
+    budget = max_epochs(
+        target_epsilon=target, dataset_size=60000, batch_size=256, noise_multiplier=sigma, target_delta=1e-5
+    )
     if budget.steps == 0:
         assert eps(60000, 256, sigma, 256 / 60000) > target
         return
@@ -66,8 +72,12 @@ def test_max_epochs_rejects_zero_noise():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    n=st.sampled_from([1000, 1797, 60000, 1_000_000]), b=st.integers(1, 2048), sigma=st.floats(0.3, 10.0),
-    steps=st.integers(1, 500_000), delta=st.sampled_from([1e-3, 1e-5, 1e-9]), legacy=st.booleans(),
+    n=st.sampled_from([1000, 1797, 60000, 1_000_000]),
+    b=st.integers(1, 2048),
+    sigma=st.floats(0.3, 10.0),
+    steps=st.integers(1, 500_000),
+    delta=st.sampled_from([1e-3, 1e-5, 1e-9]),
+    legacy=st.booleans(),
     start=st.none() | st.floats(1.1, 1024),
 )
 def test_landscape_order_search_matches_the_full_search(n, b, sigma, steps, delta, legacy, start):

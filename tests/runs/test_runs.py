@@ -41,6 +41,7 @@ def wait_for(predicate, timeout=30.0):
 
 # ------------------------------------------------------------------ contract
 
+
 def test_create_claim_record_finish(store):
     run_id = store.create_run(config=CONFIG.to_dict(), kind="private")
     assert store.get(run_id).status == "queued" and store.get(run_id).group_id == run_id
@@ -119,6 +120,7 @@ def test_reopening_keeps_runs_and_schema_version(store):
 
 # ------------------------------------------------------------------ workers
 
+
 def test_worker_runs_a_pair_end_to_end(tmp_path, fake_env):
     store = SqliteRunStore(tmp_path)
     ids = launcher.submit_pair(store, CONFIG)
@@ -136,8 +138,13 @@ def test_real_training_worker_end_to_end(tmp_path, monkeypatch):
     store = SqliteRunStore(tmp_path)
     config = TrainConfig(dataset="synthetic", dataset_size=200, batch_size=50, epochs=1, model="logreg")
     run_id = store.create_run(config=config.to_dict(), kind="private")
-    subprocess.run([sys.executable, "-m", "dpviz", "--home", str(tmp_path), "worker"], cwd=ROOT, check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "dpviz", "--home", str(tmp_path), "worker"],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     run = store.get(run_id)
     assert run.status == "completed" and run.device == "CPU"
     assert store.metrics(run_id)["test_accuracy"][0][1] > 0.1
@@ -188,6 +195,7 @@ def test_startup_recovery_marks_orphans_interrupted(tmp_path):
 
 # ------------------------------------------------------------------ sweeps
 
+
 def test_sweep_of_four_runs_completes_grouped_with_one_shared_baseline(tmp_path, fake_env):
     from dpviz.compare.tables import runs_frame
     from dpviz.training.sweep import expand, parse_axis
@@ -200,11 +208,18 @@ def test_sweep_of_four_runs_completes_grouped_with_one_shared_baseline(tmp_path,
     frame = runs_frame(store.list(sweep_id=sweep_id))
     private = frame[frame["kind"] == "private"]
     assert len(private) == 4 and (frame["kind"] == "baseline").sum() == 1
-    assert set(zip(private["noise_multiplier"], private["clip_norm"])) == {(0.5, 0.5), (0.5, 1.0), (2.0, 0.5), (2.0, 1.0)}
+    assert set(zip(private["noise_multiplier"], private["clip_norm"])) == {
+        (0.5, 0.5),
+        (0.5, 1.0),
+        (2.0, 0.5),
+        (2.0, 1.0),
+    }
     baseline = frame.loc[frame["kind"] == "baseline", "id"].item()
     assert (private["baseline_id"] == baseline).all()
-    assert private.set_index("noise_multiplier")["epsilon"].groupby(level=0).max()[2.0] < \
-        private.set_index("noise_multiplier")["epsilon"].groupby(level=0).min()[0.5]
+    assert (
+        private.set_index("noise_multiplier")["epsilon"].groupby(level=0).max()[2.0]
+        < private.set_index("noise_multiplier")["epsilon"].groupby(level=0).min()[0.5]
+    )
 
 
 def test_cancel_sweep_stops_every_run(tmp_path, fake_env, monkeypatch):

@@ -21,13 +21,13 @@ def naive_per_example(model, x, y):
     grads = []
     for i in range(len(x)):
         with tf.GradientTape() as tape:
-            loss = per_example_loss(y[i:i + 1], model(x[i:i + 1], training=True))[0]
+            loss = per_example_loss(y[i : i + 1], model(x[i : i + 1], training=True))[0]
         grads.append([tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)])
     return grads
 
 
 def flat_norm(grads):
-    return math.sqrt(sum(float(np.sum(g ** 2)) for g in grads))
+    return math.sqrt(sum(float(np.sum(g**2)) for g in grads))
 
 
 def sequential(input_shape, layers, seed=1):
@@ -59,7 +59,15 @@ CONV_CASES = [
 
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_ghost_norms_match_naive(case):
-    model = sequential((12, 12, 2), [L.Conv2D(4, case["kernel"], strides=case["strides"], padding=case["padding"]), L.ReLU(), L.Flatten(), L.Dense(10)])
+    model = sequential(
+        (12, 12, 2),
+        [
+            L.Conv2D(4, case["kernel"], strides=case["strides"], padding=case["padding"]),
+            L.ReLU(),
+            L.Flatten(),
+            L.Dense(10),
+        ],
+    )
     x, y = random_batch((12, 12, 2))
     expected = [flat_norm(g) for g in naive_per_example(model, x, y)]
     np.testing.assert_allclose(ghost_norms(model, x, y), expected, rtol=2e-4)
@@ -145,7 +153,9 @@ def test_poisson_batches_have_mean_qn_and_match_the_accountant_steps():
     assert len(sizes) == config.privacy.steps == 120
     assert np.mean(sizes) == pytest.approx(50, rel=0.05)
     assert np.std(sizes) > 3  # they vary, as Poisson sampling should
-    assert [idx.tolist() for *_, idx in batches(config, 2000)][:3] == [idx.tolist() for *_, idx in batches(config, 2000)][:3]
+    assert [idx.tolist() for *_, idx in batches(config, 2000)][:3] == [
+        idx.tolist() for *_, idx in batches(config, 2000)
+    ][:3]
 
 
 def test_shuffle_batches_cover_each_example_once_per_epoch():
@@ -162,7 +172,9 @@ def test_empty_poisson_batches_are_handled():
 
 
 def test_reported_epsilon_equals_the_accountant_for_the_steps_run():
-    config = TrainConfig(dataset="synthetic", dataset_size=600, batch_size=60, epochs=2.5, model="logreg", noise_multiplier=1.3)
+    config = TrainConfig(
+        dataset="synthetic", dataset_size=600, batch_size=60, epochs=2.5, model="logreg", noise_multiplier=1.3
+    )
     events = list(train(config, "private"))
     epochs = [e for e in events if isinstance(e, EpochMetrics)]
     assert [e.steps for e in epochs] == [10, 20, 25]
@@ -176,7 +188,9 @@ def test_reported_epsilon_equals_the_accountant_for_the_steps_run():
 
 
 def test_shuffled_runs_carry_the_assumption_label():
-    config = TrainConfig(dataset="synthetic", dataset_size=200, batch_size=50, epochs=1, model="logreg", sampler="shuffle")
+    config = TrainConfig(
+        dataset="synthetic", dataset_size=200, batch_size=50, epochs=1, model="logreg", sampler="shuffle"
+    )
     *epochs, finished = [e for e in train(config, "private") if not isinstance(e, Progress)]
     assert "does not strictly apply" in finished.epsilon_assumption
     assert epochs[-1].epsilon_no_amplification > epochs[-1].epsilon
@@ -184,7 +198,9 @@ def test_shuffled_runs_carry_the_assumption_label():
 
 @pytest.mark.parametrize("kind", ["private", "baseline"])
 def test_divergence_stops_the_run_with_the_step(kind):
-    config = TrainConfig(dataset="synthetic", dataset_size=300, batch_size=300, epochs=3, model="logreg", learning_rate=1.0)
+    config = TrainConfig(
+        dataset="synthetic", dataset_size=300, batch_size=300, epochs=3, model="logreg", learning_rate=1.0
+    )
     data = load("synthetic", 300)
     data.x_train[5, 0, 0, 0] = np.inf  # the first full batch meets it: the loss is not finite
     events = list(train(config, kind, data=data))
@@ -208,7 +224,9 @@ def test_should_stop_cancels():
 
 @pytest.mark.slow
 def test_digits_mlp_learns_privately_and_as_baseline():
-    config = TrainConfig(dataset="digits", model="mlp", epochs=8, batch_size=64, noise_multiplier=1.0, clip_norm=1.0, learning_rate=0.5)
+    config = TrainConfig(
+        dataset="digits", model="mlp", epochs=8, batch_size=64, noise_multiplier=1.0, clip_norm=1.0, learning_rate=0.5
+    )
     data = load("digits")
     results = {}
     for kind in ("private", "baseline"):
@@ -268,9 +286,10 @@ def test_canaries_are_appended_counted_in_n_and_shared_by_the_pair():
     assert for_config(config, data) is data  # a pair shares one copy
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(canaries=21), "canaries"), (dict(canaries=-1), "canaries"), (dict(canaries=2, audit=False), "canaries"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [(dict(canaries=21), "canaries"), (dict(canaries=-1), "canaries"), (dict(canaries=2, audit=False), "canaries")],
+)
 def test_bad_canary_settings_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**kwargs)
@@ -278,8 +297,16 @@ def test_bad_canary_settings_name_the_field(kwargs, field):
 
 @pytest.mark.slow
 def test_baseline_memorises_single_canaries_and_dp_sgd_does_not():
-    config = TrainConfig(dataset="digits", dataset_size=300, model="mlp", epochs=40, batch_size=32, learning_rate=0.25,
-                         noise_multiplier=1.0, canaries=6)
+    config = TrainConfig(
+        dataset="digits",
+        dataset_size=300,
+        model="mlp",
+        epochs=40,
+        batch_size=32,
+        learning_rate=0.25,
+        noise_multiplier=1.0,
+        canaries=6,
+    )
     exposure = {kind: mean_exposure(audit_of(config, kind)["canaries"]) for kind in ("private", "baseline")}
     assert exposure["baseline"][1] > 5.0  # of log2(501) = 9.0 bits
     assert exposure["private"][1] < 3.0

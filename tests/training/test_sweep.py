@@ -18,13 +18,16 @@ def test_parse_and_expand_grid():
     assert len(baseline_configs(configs)) == 2  # noise does not change the baseline; batch size does
 
 
-@pytest.mark.parametrize("name, text, field, words", [
-    ("noise_multiplier", "1, abc", "noise_multiplier", "abc"),
-    ("noise_multiplier", "", "noise_multiplier", "at least one"),
-    ("batch_size", "32.5", "batch_size", "whole"),
-    ("clip_norm", "nan", "clip_norm", "finite"),
-    ("momentum", "0.9", "sweep", "noise_multiplier"),
-])
+@pytest.mark.parametrize(
+    "name, text, field, words",
+    [
+        ("noise_multiplier", "1, abc", "noise_multiplier", "abc"),
+        ("noise_multiplier", "", "noise_multiplier", "at least one"),
+        ("batch_size", "32.5", "batch_size", "whole"),
+        ("clip_norm", "nan", "clip_norm", "finite"),
+        ("momentum", "0.9", "sweep", "noise_multiplier"),
+    ],
+)
 def test_bad_axis_names_the_field(name, text, field, words):
     with pytest.raises(ValidationError) as err:
         parse_axis(name, text)
