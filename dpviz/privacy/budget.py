@@ -9,7 +9,7 @@ from functools import cached_property
 
 from dpviz.privacy.accountant import EpsilonReport, compute_epsilon
 from dpviz.privacy.calibration import EpochBudget, calibrate_noise, max_epochs
-from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS, format_epsilon
 from dpviz.privacy.landscape import Curve, Grid, batch_noise_grid, epsilon_curves, noise_epochs_grid
 from dpviz.privacy.params import PrivacyParams
 
@@ -25,7 +25,11 @@ class BudgetView:
 
     @cached_property
     def curves(self) -> list[Curve]:
-        return epsilon_curves(self.params) if self.params.noise_multiplier > 0 else []
+        """Epsilon after each epoch: RDP and its legacy conversion always (cheap), PLD only when chosen."""
+        if self.params.noise_multiplier == 0:
+            return []
+        chosen = tuple(name for name in ACCOUNTANTS if name != "pld" or self.report.accountant == "pld")
+        return epsilon_curves(self.params, chosen)
 
     @cached_property
     def landscape(self) -> Grid:

@@ -39,6 +39,8 @@ def epsilon_curves(params: PrivacyParams, accountants=ACCOUNTANTS, *, no_amplifi
     curves = []
     for name in accountants:
         spec = create_accountant(name)
+        if not spec.affordable(sigma, params.steps):
+            continue  # PLD too costly here: the headline says so and shows RDP
         axis = curve_epochs(params.epochs, spec.curve_points)
         values = [spec.epsilon(q, sigma, steps_for(e, n, b), delta) for e in axis]
         curves.append(Curve(name, tuple(axis), tuple(values)))

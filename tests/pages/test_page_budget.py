@@ -27,7 +27,15 @@ def test_renders_epsilon_statement_and_charts():
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
     assert len(specs) == 2
     names = {trace.get("name") for trace in specs[0]["data"]}
-    assert {"RDP", "PLD (tight)", "RDP, legacy conversion", "No amplification (shuffled batches)"} <= names
+    assert {"RDP", "RDP, legacy conversion", "No amplification (shuffled batches)"} <= names
+    assert "PLD (tight)" not in names  # PLD is computed only when it is the chosen accountant
+
+
+def test_pld_curve_only_when_pld_is_chosen():
+    at = fresh()
+    at.sidebar.radio(key="w_budget_accountant").set_value("pld").run()
+    names = {trace.get("name") for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert not at.exception and "PLD (tight)" in names
 
 
 def test_changing_noise_changes_epsilon():
