@@ -16,15 +16,27 @@ class ValidationError(ValueError):
 
 
 def _finite_number(field: str, value) -> float:
+    if isinstance(value, (bytes, bytearray)):
+        raise ValidationError(field, f"must be a number, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, Real):
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise ValidationError(field, f"must be a number, got {value!r}") from None
-    value = float(value)
+            raise ValidationError(field, f"must be a number, got {_short(value)}") from None
+        except OverflowError:
+            raise ValidationError(field, f"is far too large, got {_short(value)}") from None
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValidationError(field, f"is far too large, got {_short(value)}") from None
     if math.isnan(value) or math.isinf(value):
         raise ValidationError(field, f"must be a finite number, got {value}")
     return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
 
 
 def require_int(field: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -33,7 +45,7 @@ def require_int(field: str, value, *, minimum: int | None = None, maximum: int |
         try:
             value = int(value.strip())
         except ValueError:
-            raise ValidationError(field, f"must be a whole number, got {value!r}") from None
+            raise ValidationError(field, f"must be a whole number, got {_short(value)}") from None
     number = _finite_number(field, value)
     if not number.is_integer():
         raise ValidationError(field, f"must be a whole number, got {value!r}")

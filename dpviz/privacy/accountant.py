@@ -279,6 +279,13 @@ class Rdp:
 
     def headline(self, q: float, noise_multiplier: float, steps: int, delta: float) -> dict:
         eps, order = rdp_epsilon(q, noise_multiplier, steps, delta, legacy=self.legacy)
+        if eps <= 0:  # dp-accounting's series underflow at huge noise: 0 is no guarantee
+            note = "dp-accounting's RDP reads epsilon 0 at this noise, which is no guarantee."
+            return dict(
+                epsilon=pld_epsilon(q, noise_multiplier, steps, delta),
+                bound="pld",
+                note=note + " Shown instead: the PLD bound, a valid upper bound.",
+            )
         dropped = orders_dropped(q, noise_multiplier)
         if self.legacy or not dropped.size:
             return dict(epsilon=eps, bound=self.name, optimal_order=order)

@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from dpviz.validation import ValidationError, require_float, require_int
 
 MAX_EPOCHS = 10_000
+MAX_DATASET_SIZE = 10**12
+MIN_NOISE, MAX_NOISE = 1e-3, 1e4  # besides 0 (no noise); beyond these dp-accounting divides by zero or overflows
+MIN_DELTA = 1e-300
 
 
 @dataclass(frozen=True)
 class PrivacyParams:
     """Example-level DP-SGD settings; `steps` and `sampling_probability` follow from them.
 
-    A noise multiplier of 0 is allowed and means "no privacy": accountants report infinity.
+    Bounds (a value outside gets a ValidationError naming its field): dataset_size 1 to 1e12;
+    batch_size 1 to dataset_size; noise_multiplier 0 (no noise: epsilon is infinite) or 0.001 to
+    10000; epochs above 0 up to 10000; delta from 1e-300 to below 1.
     """
 
     dataset_size: int
@@ -24,26 +29,25 @@ class PrivacyParams:
     delta: float
 
     def __post_init__(self):
-        n = require_int("dataset_size", self.dataset_size, minimum=1)
+        n = require_int("dataset_size", self.dataset_size, minimum=1, maximum=MAX_DATASET_SIZE)
         object.__setattr__(self, "dataset_size", n)
         batch = require_int("batch_size", self.batch_size, minimum=1)
         if batch > n:
             raise ValidationError("batch_size", f"must be between 1 and the dataset size ({n}), got {batch}")
         object.__setattr__(self, "batch_size", batch)
-        object.__setattr__(
-            self, "noise_multiplier", require_float("noise_multiplier", self.noise_multiplier, minimum=0.0)
-        )
+        sigma = require_float("noise_multiplier", self.noise_multiplier, minimum=0.0, maximum=MAX_NOISE)
+        if 0 < sigma < MIN_NOISE:
+            raise ValidationError(
+                "noise_multiplier", f"must be 0 (no noise) or between {MIN_NOISE:g} and {MAX_NOISE:g}, got {sigma:g}"
+            )
+        object.__setattr__(self, "noise_multiplier", sigma)
         object.__setattr__(
             self,
             "epochs",
             require_float("epochs", self.epochs, minimum=0.0, maximum=MAX_EPOCHS, exclusive_minimum=True),
         )
         object.__setattr__(
-            self,
-            "delta",
-            require_float(
-                "delta", self.delta, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True
-            ),
+            self, "delta", require_float("delta", self.delta, minimum=MIN_DELTA, maximum=1.0, exclusive_maximum=True)
         )
 
     @property

@@ -100,7 +100,7 @@ class SqliteRunStore:
           RuntimeError: when the file was written by a newer dpviz (a newer schema version).
         """
         self.home = Path(home) if home else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # runs describe private training data
         self.path = self.home / "runs.sqlite3"
         with self._connect() as db:
             db.executescript(SCHEMA)
