@@ -8,28 +8,14 @@ from dpviz.cli.main import main
 from tests.conftest import ROOT
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
+def cli(capsys, command: str):
+    code = main(command.split())
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_epsilon_json(capsys):
-    code, out, _ = run(
-        capsys,
-        "epsilon",
-        "--dataset-size",
-        "60000",
-        "--batch-size",
-        "250",
-        "--noise-multiplier",
-        "1.2",
-        "--epochs",
-        "4",
-        "--delta",
-        "1e-5",
-        "--json",
-    )
+    code, out, _ = cli(capsys, "epsilon --dataset-size 60000 --batch-size 250 --noise-multiplier 1.2 --epochs 4 --json")
     data = json.loads(out)
     assert code == 0
     assert set(data) >= {"epsilon", "delta", "steps", "sampling_probability", "accountant", "epsilon_no_amplification"}
@@ -38,52 +24,19 @@ def test_epsilon_json(capsys):
 
 @pytest.mark.parametrize("accountant, expected", [("pld", 0.4889), ("rdp-legacy", 0.9661)])
 def test_epsilon_accountants(capsys, accountant, expected):
-    code, out, _ = run(
-        capsys,
-        "epsilon",
-        "--dataset-size",
-        "60000",
-        "--batch-size",
-        "250",
-        "--noise-multiplier",
-        "1.2",
-        "--epochs",
-        "4",
-        "--accountant",
-        accountant,
-        "--json",
+    command = (
+        f"epsilon --dataset-size 60000 --batch-size 250 --noise-multiplier 1.2 --epochs 4 --accountant {accountant}"
     )
+    code, out, _ = cli(capsys, command + " --json")
     assert json.loads(out)["epsilon"] == pytest.approx(expected, rel=1e-2)
 
 
 def test_calibrate_json(capsys):
-    code, out, _ = run(
-        capsys,
-        "calibrate",
-        "--target-epsilon",
-        "3",
-        "--dataset-size",
-        "60000",
-        "--batch-size",
-        "256",
-        "--epochs",
-        "60",
-        "--json",
-    )
+    code, out, _ = cli(capsys, "calibrate --target-epsilon 3 --dataset-size 60000 --batch-size 256 --epochs 60 --json")
     sigma = json.loads(out)["noise_multiplier"]
     assert code == 0 and 0.9 < sigma < 1.1
-    code, out, _ = run(
-        capsys,
-        "epsilon",
-        "--dataset-size",
-        "60000",
-        "--batch-size",
-        "256",
-        "--noise-multiplier",
-        str(sigma),
-        "--epochs",
-        "60",
-        "--json",
+    code, out, _ = cli(
+        capsys, f"epsilon --dataset-size 60000 --batch-size 256 --noise-multiplier {sigma} --epochs 60 --json"
     )
     assert json.loads(out)["epsilon"] == pytest.approx(3.0, abs=1e-3)
 
@@ -106,7 +59,7 @@ EPSILON = "epsilon --dataset-size 100 --batch-size 10 --noise-multiplier 1 --epo
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_naming_the_field(capsys, command, field):
-    code, out, err = run(capsys, *command.split())
+    code, out, err = cli(capsys, command)
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and field in lines[0]
