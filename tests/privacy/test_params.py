@@ -22,7 +22,7 @@ GOOD = dict(dataset_size=1000, batch_size=100, noise_multiplier=1.0, epochs=2, d
         ("noise_multiplier", math.inf, "finite"),
         ("epochs", 0, "> 0"),
         ("epochs", -1, "> 0"),
-        ("delta", 0, "> 0"),
+        ("delta", 0, ">= 1e-300"),
         ("delta", 1, "< 1"),
         ("delta", math.nan, "finite"),
         ("delta", "x", "number"),
