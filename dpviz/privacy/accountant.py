@@ -258,12 +258,10 @@ class Rdp:
     """dp-accounting's RDP accountant; `legacy` swaps in the older RDP-to-(epsilon, delta) conversion."""
 
     curve_points = None  # cheap: every epoch of a curve
-    versus_rdp = "same"  # how calibration brackets it with RDP: "same", "tighter" or "looser"
 
     def __init__(self, name: str = "rdp", *, legacy: bool = False):
         self.name, self.legacy = name, legacy
-        if legacy:
-            self.versus_rdp = "looser"
+        self.versus_rdp = "looser" if legacy else "same"  # how calibration brackets it with RDP
 
     def affordable(self, noise_multiplier: float, steps: int) -> bool:
         return True
@@ -279,10 +277,13 @@ class Rdp:
 
     def headline(self, q: float, noise_multiplier: float, steps: int, delta: float) -> dict:
         eps, order = rdp_epsilon(q, noise_multiplier, steps, delta, legacy=self.legacy)
+        pld = REGISTRY["pld"]
         if eps <= 0:  # dp-accounting's series underflow at huge noise: 0 is no guarantee
             note = "dp-accounting's RDP reads epsilon 0 at this noise, which is no guarantee."
+            if not pld.affordable(noise_multiplier, steps):
+                return dict(epsilon=math.inf, bound=self.name, note=note + " PLD would be too costly here: no bound.")
             return dict(
-                epsilon=pld_epsilon(q, noise_multiplier, steps, delta),
+                epsilon=pld.epsilon(q, noise_multiplier, steps, delta),
                 bound="pld",
                 note=note + " Shown instead: the PLD bound, a valid upper bound.",
             )
@@ -293,10 +294,10 @@ class Rdp:
             f"dp-accounting could not evaluate RDP at orders {dropped.min():g}-{dropped.max():g} for this "
             f"(q, sigma) and its RDP bound ({eps:.4g}) over-estimates."
         )
-        pld = pld_epsilon(q, noise_multiplier, steps, delta)
-        if pld < eps:
+        tight = pld.epsilon(q, noise_multiplier, steps, delta) if pld.affordable(noise_multiplier, steps) else math.inf
+        if tight < eps:
             note += " Shown instead: the PLD bound, also a valid upper bound and tighter here."
-            return dict(epsilon=pld, bound="pld", optimal_order=None, note=note)
+            return dict(epsilon=tight, bound="pld", optimal_order=None, note=note)
         return dict(epsilon=eps, bound="rdp", optimal_order=order, note=note)
 
 
