@@ -197,7 +197,7 @@ def walk_through(page, server, browser, tmp_path):
     )
     page.wait_for_timeout(600)  # past the slider's debounce, so the value reaches the server
     idle(page)
-    batch = page.get_by_test_id("stNumberInput").filter(has_text="Batch size").locator("input")
+    batch = page.get_by_test_id("stTextInput").filter(has_text="Batch size").locator("input")
     batch.fill("64")
     batch.press("Enter")
     idle(page)
@@ -250,7 +250,7 @@ def walk_through(page, server, browser, tmp_path):
     # 5. bad input: a batch larger than the dataset names the field; fixing it brings epsilon back
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").click()
     page.get_by_test_id("stMetricValue").first.wait_for()
-    batch = page.get_by_test_id("stNumberInput").filter(has_text="Batch size").locator("input")
+    batch = page.get_by_test_id("stTextInput").filter(has_text="Batch size").locator("input")
     batch.fill("70000")
     batch.press("Enter")
     error = page.get_by_test_id("stAlertContentError").first

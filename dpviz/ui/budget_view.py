@@ -9,9 +9,9 @@ import streamlit as st
 from dpviz.privacy import figures
 from dpviz.privacy.budget import BudgetView, privacy_statement, solve_target
 from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
-from dpviz.ui.common import invalid_banner
+from dpviz.ui.common import invalid_banner, number_text
 from dpviz.ui.settings import set_value
-from dpviz.validation import ValidationError
+from dpviz.validation import ValidationError, require_float
 
 
 def show_error(err: ValidationError) -> None:
@@ -38,7 +38,9 @@ def render(view: BudgetView, values: dict) -> None:
         if view.curves:
             log_y = st.toggle("Log scale", value=True, key="curve_log")
             figure = figures.epsilon_curve_figure(
-                view.curves, target_epsilon=st.session_state.get("target_epsilon"), log_y=log_y
+                view.curves,
+                target_epsilon=_target_or_none(st.session_state.get("target_epsilon", TARGET_DEFAULT)),
+                log_y=log_y,
             )
             st.plotly_chart(figure, key="curve")
             st.caption(
@@ -65,11 +67,38 @@ def render(view: BudgetView, values: dict) -> None:
             )
 
 
+TARGET_DEFAULT, TARGET_RANGE = "3", (0.01, 1000.0)
+
+
+def _target(text: str) -> float:
+    """The typed target epsilon; ValidationError names the field and its range."""
+    return require_float("target_epsilon", text, minimum=TARGET_RANGE[0], maximum=TARGET_RANGE[1])
+
+
+def _target_or_none(text: str) -> float | None:
+    try:
+        return _target(text)
+    except ValidationError:
+        return None
+
+
 def _target_helper(view: BudgetView) -> None:
     st.subheader("Target epsilon")
     p, accountant = view.params, view.report.accountant
     c1, c2, c3 = st.columns([1, 2, 2])
-    target = c1.number_input("Target ε", min_value=0.01, max_value=1000.0, value=3.0, step=0.5, key="target_epsilon")
+    text = number_text(
+        c1,
+        "Target ε",
+        key="target_epsilon",
+        default=TARGET_DEFAULT,
+        help=f"From {TARGET_RANGE[0]:g} to {TARGET_RANGE[1]:g}.",
+    )
+    try:
+        target = _target(text)
+    except ValidationError as err:
+        with c2:
+            invalid_banner(err, "Type a valid target to solve for it.")
+        return
     key = (p.dataset_size, p.batch_size, p.epochs, p.delta, target, accountant)
     if c1.button("Solve", key="calibrate", help="dp-accounting's calibration; takes a fraction of a second"):
         try:

@@ -10,6 +10,16 @@ MODEL_LABELS = {"cnn": "CNN (tutorial)", "mlp": "MLP", "logreg": "Logistic regre
 SAMPLER_LABELS = {"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}
 
 
+def number_text(container, label: str, *, key: str, default: str = "", **options) -> str:
+    """A number typed as text, returned as typed (stripped) for the server to validate.
+
+    A `number_input` with `min_value`/`max_value` keeps its previous value when the typed one is out
+    of range, while the box shows the new one: the page would then use a value nobody sees.
+    """
+    st.session_state.setdefault(key, default)
+    return container.text_input(label, key=key, **options).strip()
+
+
 def invalid_banner(err: ValidationError, consequence: str) -> None:
     """One error naming the field and its allowed range, and what the page did about it."""
     st.error(f"**{err.field.replace('_', ' ')}**: {err.message}. {consequence}", icon="⚠️")

@@ -74,6 +74,15 @@ def settings() -> dict:
     return state["settings"]
 
 
+# Typed numbers are text boxes: every value typed reaches the server, which validates it and names the
+# field. (A number_input with min_value silently keeps its previous value when the typed one is out of range.)
+TEXT_FIELDS = ("dataset_size", "batch_size", "delta")
+
+
+def _widget_value(name: str, value):
+    return str(value) if name in TEXT_FIELDS else value
+
+
 def _key(name: str) -> str:
     # Per-page keys: a widget key reused on another page comes back at its default, not its value.
     return f"w_{st.session_state.get('_settings_page', '')}_{name}"
@@ -82,7 +91,7 @@ def _key(name: str) -> str:
 def _bind(name: str) -> str:
     key = _key(name)
     if key not in st.session_state:
-        st.session_state[key] = settings()[name]
+        st.session_state[key] = _widget_value(name, settings()[name])
     return key
 
 
@@ -93,7 +102,7 @@ def _store(name: str) -> None:
 def set_value(name: str, value) -> None:
     """Change a setting from a callback (e.g. 'apply the calibrated noise')."""
     settings()[name] = value
-    st.session_state[_key(name)] = value
+    st.session_state[_key(name)] = _widget_value(name, value)
 
 
 def _on_preset() -> None:
@@ -119,24 +128,20 @@ def privacy_inputs(*, page: str, dataset: bool = True) -> dict:
         sb.selectbox(
             "Dataset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=_bind("dataset"), on_change=_on_preset
         )
-        sb.number_input(
+        sb.text_input(
             "Dataset size n",
-            min_value=1,
-            step=1,
             key=_bind("dataset_size"),
             on_change=_store,
             args=("dataset_size",),
             disabled=settings()["dataset"] != "custom",
-            help="Training examples. Choose 'Custom size' to type your own.",
+            help="Training examples, a whole number from 1. Choose 'Custom size' to type your own.",
         )
-    sb.number_input(
+    sb.text_input(
         "Batch size b (expected)",
-        min_value=1,
-        step=1,
         key=_bind("batch_size"),
         on_change=_store,
         args=("batch_size",),
-        help="With Poisson sampling each step's batch size varies around b; q = b / n.",
+        help="A whole number from 1 to n. With Poisson sampling each step's batch size varies around b; q = b / n.",
     )
     sb.slider(
         "Noise multiplier σ",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -28,9 +29,9 @@ from dpviz.training.config import (
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view
-from dpviz.ui.common import MODEL_LABELS, SAMPLER_LABELS, column_config, invalid_banner
+from dpviz.ui.common import MODEL_LABELS, SAMPLER_LABELS, column_config, invalid_banner, number_text
 from dpviz.ui.settings import parse_delta, settings
-from dpviz.validation import ValidationError
+from dpviz.validation import ValidationError, require_float
 
 POLL_SECONDS = 1.0
 
@@ -45,32 +46,33 @@ def training_inputs() -> dict:
     optimizer = c[2].selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
     sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler", format_func=SAMPLER_LABELS.get)
     c = st.columns(5)
-    st.session_state.setdefault("t_lr", float(shared.get("learning_rate", 0.25)))
-    learning_rate = c[0].number_input("Learning rate", min_value=1e-5, max_value=100.0, key="t_lr", format="%.4g")
-    shared["learning_rate"] = learning_rate
-    seed = c[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="t_seed")
     top = DATASETS[dataset].train_size
-    size = c[2].number_input(
+    learning_rate = number_text(
+        c[0],
+        "Learning rate",
+        key="t_lr",
+        default=f"{shared.get('learning_rate', 0.25):g}",
+        help="Greater than 0, at most 100.",
+    )
+    seed = number_text(c[1], "Seed", key="t_seed", default="0", help=f"A whole number from 0 to {2**31 - 1}.")
+    size = number_text(
+        c[2],
         "Training examples",
-        min_value=1,
-        value=None,
-        step=1,
         key="t_size",
         placeholder=f"all ({top:,})",
-        help=f"At most {top:,}. Leave empty to use the whole training split.",
+        help=f"A whole number from 1 to {top:,}. Leave empty to use the whole training split.",
     )
-    target = c[3].number_input(
-        "Target ε line (optional)", min_value=0.0, value=None, key="t_target", placeholder="none"
+    target = number_text(
+        c[3], "Target ε line (optional)", key="t_target", placeholder="none", help="Greater than 0; empty: none."
     )
-    canaries = c[4].number_input(
+    canaries = number_text(
+        c[4],
         "Canaries",
-        min_value=0,
-        max_value=MAX_CANARIES,
-        value=0,
-        step=1,
         key="t_canaries",
-        help=f"Random-label examples added to the training set (every second one {CANARY_REPEATS} times); the audit "
-        "measures how much each model memorised them. They count in n, so ε and the steps change slightly.",
+        default="0",
+        help=f"0 to {MAX_CANARIES} random-label examples added to the training set (every second one "
+        f"{CANARY_REPEATS} times); the audit measures how much each model memorised them. They count in n, so ε "
+        "and the steps change slightly.",
     )
     return dict(
         dataset=dataset,
@@ -78,11 +80,38 @@ def training_inputs() -> dict:
         optimizer=optimizer,
         sampler=sampler,
         learning_rate=learning_rate,
-        seed=int(seed),
-        dataset_size=None if size is None else int(size),
+        seed=seed,
+        dataset_size=size or None,
         target=target,
-        canaries=int(canaries),
+        canaries=canaries,
     )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The Train page's inputs, validated: the config to launch and the target line, or the first error."""
+
+    config: TrainConfig | None
+    target: float | None
+    error: ValidationError | None
+
+
+def check(privacy: dict, training: dict) -> Checked:
+    """Validate every input on the server (TrainConfig's bounds), on every run of the page."""
+    try:
+        target = training["target"] or None
+        if target is not None:
+            target = require_float("target_epsilon", target, minimum=0.0, exclusive_minimum=True)
+        config = build_config(privacy, training)
+    except ValidationError as err:
+        return Checked(None, None, err)
+    settings()["learning_rate"] = config.learning_rate  # shared with the other pages and the URL
+    return Checked(config, target, None)
+
+
+def show_invalid(checked: Checked) -> None:
+    if checked.error is not None:
+        invalid_banner(checked.error, "Training is disabled until it is fixed; nothing was started.")
 
 
 def build_config(privacy: dict, training: dict) -> TrainConfig:
@@ -104,16 +133,7 @@ def build_config(privacy: dict, training: dict) -> TrainConfig:
     )
 
 
-def _invalid(err: ValidationError) -> None:
-    invalid_banner(err, "Nothing was started.")
-
-
-def launch(store: SqliteRunStore, privacy: dict, training: dict) -> None:
-    try:
-        config = build_config(privacy, training)
-    except ValidationError as err:
-        _invalid(err)
-        return
+def launch(store: SqliteRunStore, config: TrainConfig) -> None:
     ids = submit_pair(store, config)
     _show(ids["private"])
     st.toast("Queued: the private run and its baseline")
@@ -149,13 +169,13 @@ def sweep_inputs() -> list:
     return axes
 
 
-def launch_sweep(store: SqliteRunStore, privacy: dict, training: dict, axes: list) -> None:
+def launch_sweep(store: SqliteRunStore, config: TrainConfig, axes: list) -> None:
     try:
         if not axes:
             raise ValidationError("sweep", "choose at least one hyperparameter to vary")
-        configs = expand(build_config(privacy, training), [parse_axis(name, text) for name, text in axes])
+        configs = expand(config, [parse_axis(name, text) for name, text in axes])
     except ValidationError as err:
-        _invalid(err)
+        invalid_banner(err, "Nothing was started.")
         return
     sweep_id = submit_sweep(store, configs)
     _show(sweep_id)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = "../../app.py"
@@ -62,10 +63,10 @@ def test_pld_is_smaller_than_rdp():
 
 def test_batch_larger_than_dataset_shows_error_and_page_survives():
     at = fresh()
-    at.sidebar.number_input(key="w_budget_batch_size").set_value(70000).run()
+    at.sidebar.text_input(key="w_budget_batch_size").input("70000").run()
     assert not at.exception
     assert at.error and "batch size" in at.error[0].value and "60000" in at.error[0].value
-    at.sidebar.number_input(key="w_budget_batch_size").set_value(256).run()
+    at.sidebar.text_input(key="w_budget_batch_size").input("256").run()
     assert not at.error and float(epsilon(at)) > 0
 
 
@@ -82,9 +83,23 @@ def test_zero_noise_is_shown_as_infinite():
 
 def test_target_epsilon_solve_and_apply():
     at = fresh()
-    at.number_input(key="target_epsilon").set_value(1.0).run()
+    at.text_input(key="target_epsilon").input("1").run()
     at.button(key="calibrate").click().run()
     assert not at.exception
     at.button(key="apply_sigma").click().run()
     assert float(epsilon(at)) <= 1.0
     assert float(epsilon(at)) > 0.95
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "abc", "1e3", "2.5"])
+def test_bad_batch_size_names_the_field(text):
+    at = fresh()
+    at.sidebar.text_input(key="w_budget_batch_size").input(text).run()
+    assert not at.exception and at.error and at.error[0].value.startswith("**batch size**")
+
+
+@pytest.mark.parametrize("text", ["0", "abc", "5000"])
+def test_bad_target_epsilon_names_the_field(text):
+    at = fresh()
+    at.text_input(key="target_epsilon").input(text).run()
+    assert not at.exception and any(e.value.startswith("**target epsilon**") for e in at.error)

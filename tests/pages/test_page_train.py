@@ -52,8 +52,8 @@ def test_launch_pair_shows_live_status_and_summary(home):
 
 def test_bad_input_names_the_field_and_starts_nothing(home):
     at = page()
-    at.number_input(key="t_size").set_value(50).run()  # 50 examples < batch size 128
-    at.button(key="t_launch").click().run()
+    at.text_input(key="t_size").input("50").run()  # 50 examples < batch size 128
+    assert at.button(key="t_launch").disabled and at.button(key="t_sweep_launch").disabled  # a user cannot click
     assert not at.exception
     assert at.error and "batch size" in at.error[0].value and "50" in at.error[0].value
     assert SqliteRunStore(home).list() == []
@@ -125,7 +125,7 @@ def test_a_second_launch_switches_the_view_to_it(home):
 
 def test_canaries_show_their_exposure_beside_the_audit(home):
     at = page()
-    at.number_input(key="t_canaries").set_value(4).run()
+    at.text_input(key="t_canaries").input("4").run()
     at.button(key="t_launch").click().run()
     assert not at.exception and not at.error
     store = SqliteRunStore(home)
@@ -139,3 +139,48 @@ def test_canaries_show_their_exposure_beside_the_audit(home):
     table = at.dataframe[-1].value
     assert list(table["copies"]) == [1, 4, 1, 4]
     assert set(table.columns) >= {"exposure, DP-SGD (bits)", "exposure, non-private baseline (bits)"}
+
+
+# Every typed input of the Train page: a non-number and an out-of-range number each get an error
+# naming the field and its range, and launching is disabled (the value is never silently replaced).
+BAD_INPUTS = [
+    ("t_lr", "abc", "learning rate"),
+    ("t_lr", "0", "learning rate"),
+    ("t_lr", "1e9", "learning rate"),
+    ("t_lr", "0,5", "learning rate"),
+    ("t_seed", "-1", "seed"),
+    ("t_seed", "1e3", "seed"),
+    ("t_size", "0", "dataset size"),
+    ("t_size", "1e9", "dataset size"),
+    ("t_size", "x", "dataset size"),
+    ("t_target", "-2", "target epsilon"),
+    ("t_target", "abc", "target epsilon"),
+    ("t_canaries", "50", "canaries"),
+    ("t_canaries", "1.5", "canaries"),
+]
+
+
+@pytest.mark.parametrize("key, text, field", BAD_INPUTS)
+def test_every_bad_input_names_its_field_and_disables_launch(home, key, text, field):
+    at = page()
+    at.text_input(key=key).input(text).run()
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith(f"**{field}**"), [e.value for e in at.error]
+    assert at.button(key="t_launch").disabled and at.button(key="t_sweep_launch").disabled
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "abc", "1e3", "2.5"])
+def test_bad_sidebar_batch_size_names_the_field_and_disables_launch(home, text):
+    at = page()
+    at.sidebar.text_input(key="w_train_batch_size").input(text).run()
+    assert not at.exception and at.error and at.error[0].value.startswith("**batch size**")
+    assert at.button(key="t_launch").disabled
+
+
+def test_typed_values_are_the_values_launched(home):
+    at = page()
+    for key, text in (("t_lr", "0.1"), ("t_seed", "7"), ("t_size", "300"), ("t_canaries", "2")):
+        at.text_input(key=key).input(text).run()
+    at.button(key="t_launch").click().run()
+    config = SqliteRunStore(home).list()[0].config
+    assert (config["learning_rate"], config["seed"], config["dataset_size"], config["canaries"]) == (0.1, 7, 300, 2)
