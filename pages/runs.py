@@ -4,8 +4,10 @@ import streamlit as st
 
 from dpviz.ui import runs_view
 from dpviz.ui.entry import require_app
-from dpviz.ui.runs_state import get_store
+from dpviz.ui.runs_state import damaged_rows_notice, get_store, guarded
 
 require_app(__file__)
 st.title("Compare runs")
-runs_view.render(get_store())
+store = get_store()
+guarded(damaged_rows_notice, store)
+guarded(runs_view.render, store)

@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.home is not None and not args.home.strip():
+            raise ValidationError("home", "must be a directory path, got an empty string")
         return args.func(args)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 from dpviz.cli.common import number, open_store
 
@@ -20,6 +21,8 @@ def register(sub) -> None:
     q.add_argument("run_id", help="a run id from `runs list` (a unique prefix works)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_show)
+    q = runs.add_parser("move-aside", help="rename a damaged run store beside itself (kept) so a new one starts")
+    q.set_defaults(func=cmd_move_aside)
 
 
 def cmd_worker(args) -> int:
@@ -45,6 +48,7 @@ def _summary(run) -> dict:
         "noise_multiplier": run.config.get("noise_multiplier"),
         "clip_norm": run.config.get("clip_norm"),
         "batch_size": run.config.get("batch_size"),
+        "learning_rate": run.config.get("learning_rate"),
         "epochs": run.config.get("epochs"),
         "test_accuracy": final.get("test_accuracy"),
         "epsilon": final.get("epsilon"),
@@ -53,25 +57,33 @@ def _summary(run) -> dict:
     }
 
 
+def _cell(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value or "-")
+
+
 def cmd_list(args) -> int:
-    runs = [_summary(run) for run in open_store(args).list()]
+    store = open_store(args)
+    runs = [_summary(run) for run in store.list()]
     if args.json:
         print(json.dumps(runs))
         return 0
     if not runs:
         print("no runs yet")
-        return 0
-    print(
-        f"{'id':12}  {'kind':8}  {'status':11}  {'dataset':9}  "
-        f"{'model':6}  {'sigma':>5}  {'acc':>6}  {'eps':>7}  created"
-    )
+    else:
+        print(
+            f"{'id':12}  {'kind':8}  {'status':11}  {'dataset':9}  {'model':6}  "
+            f"{'sigma':>5}  {'C':>5}  {'b':>5}  {'lr':>6}  {'acc':>6}  {'eps':>7}  created"
+        )
     for r in runs:
         acc, eps = number(r["test_accuracy"], 3), number(r["epsilon"], 3)
         when = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
+        sigma, clip, batch, lr = (_cell(r[k]) for k in ("noise_multiplier", "clip_norm", "batch_size", "learning_rate"))
         print(
-            f"{r['id']:12}  {r['kind']:8}  {r['status']:11}  {r['dataset']:9}  "
-            f"{r['model']:6}  {r['noise_multiplier']:5g}  {acc:>6}  {eps:>7}  {when}"
+            f"{r['id']:12}  {r['kind']:8}  {r['status']:11}  {_cell(r['dataset']):9}  {_cell(r['model']):6}  "
+            f"{sigma:>5}  {clip:>5}  {batch:>5}  {lr:>6}  {acc:>6}  {eps:>7}  {when}"
         )
+    for run_id, reason in store.damaged():
+        print(f"damaged, skipped: {run_id}: {reason}")
     return 0
 
 
@@ -110,4 +122,15 @@ def cmd_show(args) -> int:
             f"epoch {epoch:3d}: test acc {row.get('test_accuracy', 0):.4f}, loss {row.get('test_loss', 0):.4f}"
             + (f", epsilon {number(eps, 3)}" if eps is not None else "")
         )
+    return 0
+
+
+def cmd_move_aside(args) -> int:
+    from dpviz.runs.store import default_home, move_aside
+
+    home = args.home or default_home()
+    if not (Path(home) / "runs.sqlite3").exists():
+        print(f"no run store in {home}: nothing to move")
+        return 0
+    print(f"moved the run store to {move_aside(home)} (kept); the next run starts a new one")
     return 0

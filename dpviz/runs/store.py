@@ -7,7 +7,7 @@ import os
 import sqlite3
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -62,6 +62,20 @@ def match_ids(ids, prefix: str, *, field: str = "run_id") -> str:
     return matches[0]
 
 
+def move_aside(home: str | os.PathLike | None = None) -> Path:
+    """Rename the store in `home` to runs.sqlite3.damaged-<time> beside it (kept, never deleted).
+
+    Works on a file that cannot be opened; returns its new path. The next write starts a new store.
+    """
+    path = (Path(home) if home else default_home()) / "runs.sqlite3"
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.rename(f"{target}{suffix}")
+    return target
+
+
 def default_home() -> Path:
     return Path(os.environ.get("DPVIZ_HOME") or Path.home() / ".dpviz")
 
@@ -90,40 +104,114 @@ class Run:
         return self.status in ACTIVE
 
 
+class StoreUnavailable(ValidationError):
+    """The run store cannot be read or written; the message names the file and what to do (field "home")."""
+
+    def __init__(self, message: str, *, damaged: bool = False):
+        super().__init__("home", message)
+        self.damaged = damaged
+
+
 class SqliteRunStore:
-    """Many readers (the app) and writers (workers) at once: WAL, a busy timeout, short transactions."""
+    """Many readers (the app) and writers (workers) at once: WAL, a busy timeout, short transactions.
+
+    Reading never writes: it opens the file read-only, and a store that does not exist yet reads as
+    empty. The directory (0700) and the schema are created by the first write.
+    """
 
     def __init__(self, home: str | os.PathLike | None = None):
-        """Open (creating if needed) `runs.sqlite3` in `home` (default: $DPVIZ_HOME or ~/.dpviz).
+        """The store `runs.sqlite3` in `home` (default: $DPVIZ_HOME or ~/.dpviz); nothing is created yet.
 
         Raises:
-          RuntimeError: when the file was written by a newer dpviz (a newer schema version).
+          StoreUnavailable: for an empty `home`, a home that is not a directory, a file that is damaged or
+            not a dpviz store, or one written by a newer dpviz (a newer schema version).
         """
+        if home is not None and not str(home).strip():
+            raise StoreUnavailable("must be a directory path, got an empty string")
         self.home = Path(home) if home else default_home()
-        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # runs describe private training data
         self.path = self.home / "runs.sqlite3"
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self._schema_ready = False
+        if self.home.exists() and not self.home.is_dir():
+            raise StoreUnavailable(f"{self.home} is not a directory")
+        if self.path.exists():
+            self._check()
+
+    def _check(self) -> None:
+        with self._read() as db:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise self._damaged("its integrity check failed")
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer dpviz (schema {row[0]} > {SCHEMA_VERSION})")
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.path} was written by a newer dpviz (schema {row[0]} > {SCHEMA_VERSION}): upgrade dpviz, "
+                "or point --home (or DPVIZ_HOME) at another directory"
+            )
+
+    def _damaged(self, reason) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"{self.path} is damaged or is not a dpviz run store ({reason}). Move it aside (it is kept, never "
+            "deleted) and dpviz starts a new one: `python -m dpviz runs move-aside`, or the button on the Runs page",
+            damaged=True,
+        )
+
+    def _unavailable(self, err: Exception) -> StoreUnavailable:
+        text = str(err)
+        if isinstance(err, sqlite3.OperationalError) and ("readonly" in text or "read-only" in text):
+            return StoreUnavailable(f"{self.path} is read-only: runs can be listed but not recorded ({text})")
+        if isinstance(err, sqlite3.OperationalError) and "unable to open" in text:
+            return StoreUnavailable(f"cannot open {self.path} ({text}): check the directory and its permissions")
+        if isinstance(err, sqlite3.DatabaseError):
+            return self._damaged(text)
+        return StoreUnavailable(f"cannot use {self.home}: {getattr(err, 'strerror', None) or err}")
 
     @contextmanager
-    def _connect(self):
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _read(self):
+        """A read-only connection; an empty in-memory store when nothing was written yet."""
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            if self.path.exists():
+                db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
+                )
+            else:
+                db = sqlite3.connect(":memory:", isolation_level=None)
+                db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as err:
+            raise self._unavailable(err) from None
+        try:
             db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
             yield db
+        except sqlite3.Error as err:
+            raise self._unavailable(err) from None
         finally:
             db.close()
 
+    def _prepare(self) -> None:
+        """Create the directory (0700: runs describe private training data) and the schema, once."""
+        try:
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+                db.execute("PRAGMA busy_timeout=30000")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is None:
+                    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except (sqlite3.Error, OSError) as err:
+            raise self._unavailable(err) from None
+        self._check()
+        self._schema_ready = True
+
     @contextmanager
     def _transaction(self):
-        with self._connect() as db:
+        if not self._schema_ready or not self.path.exists():
+            self._prepare()
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as err:
+            raise self._unavailable(err) from None
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA foreign_keys=ON")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -131,6 +219,10 @@ class SqliteRunStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        except sqlite3.Error as err:
+            raise self._unavailable(err) from None
+        finally:
+            db.close()
 
     # ------------------------------------------------------------ writing
     def create_run(
@@ -176,19 +268,28 @@ class SqliteRunStore:
         return run_id
 
     def claim_next(self, pid: int) -> Run | None:
-        """Atomically move the oldest queued run to running for worker `pid`."""
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            now = time.time()
-            db.execute(
-                "UPDATE runs SET status = 'running', pid = ?, started_at = ?, heartbeat_at = ? WHERE id = ?",
-                (pid, now, now, row[0]),
-            )
-        return self.get(row[0])
+        """Atomically move the oldest queued run to running for worker `pid`; a damaged one is marked failed."""
+        while True:
+            with self._transaction() as db:
+                row = db.execute(
+                    f"SELECT {_COLUMNS} FROM runs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    return None
+                now = time.time()
+                try:
+                    _run(row)
+                except DamagedRow as err:
+                    db.execute(
+                        "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                        (f"the stored run is damaged: {err}", now, row[0]),
+                    )
+                    continue
+                db.execute(
+                    "UPDATE runs SET status = 'running', pid = ?, started_at = ?, heartbeat_at = ? WHERE id = ?",
+                    (pid, now, now, row[0]),
+                )
+            return self.get(row[0])
 
     def heartbeat(self, run_id: str, progress: dict | None = None) -> None:
         """Note that the run is alive, with its progress ({"epoch", "step", "total_steps"}) if given."""
@@ -256,7 +357,7 @@ class SqliteRunStore:
             )
 
     def cancel_requested(self, run_id: str) -> bool:
-        with self._connect() as db:
+        with self._read() as db:
             row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
@@ -277,15 +378,16 @@ class SqliteRunStore:
             db.execute("DELETE FROM workers WHERE pid = ?", (pid,))
 
     def worker_pids(self) -> list[int]:
-        with self._connect() as db:
+        with self._read() as db:
             return [row[0] for row in db.execute("SELECT pid FROM workers ORDER BY started_at")]
 
     # ------------------------------------------------------------ reading
     def get(self, run_id: str) -> Run | None:
         """The run with exactly this id, or None."""
-        with self._connect() as db:
+        with self._read() as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
+        runs, _ = _runs([row] if row else [])
+        return runs[0] if runs else None
 
     def resolve(self, prefix: str) -> Run:
         """The run whose id is `prefix` or the only one starting with it.
@@ -293,7 +395,7 @@ class SqliteRunStore:
         Raises:
           ValidationError: (field "run_id") when none or several match.
         """
-        with self._connect() as db:
+        with self._read() as db:
             ids = [row[0] for row in db.execute("SELECT id FROM runs WHERE id >= ? ORDER BY id", (prefix,))]
         return self.get(match_ids(ids, prefix))
 
@@ -319,13 +421,18 @@ class SqliteRunStore:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        with self._connect() as db:
-            return [_run(row) for row in db.execute(sql, args)]
+        with self._read() as db:
+            return _runs(db.execute(sql, args))[0]
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """[(run id, reason)] of the stored runs that cannot be read; `list` and `get` skip them."""
+        with self._read() as db:
+            return _runs(db.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"))[1]
 
     def metrics(self, run_id: str) -> dict[str, list[tuple[int, float | None]]]:
         """{name: [(epoch, value), ...]} in epoch order."""
         out: dict[str, list] = {}
-        with self._connect() as db:
+        with self._read() as db:
             for name, epoch, value in db.execute(
                 "SELECT name, epoch, value FROM metrics WHERE run_id = ? ORDER BY epoch", (run_id,)
             ):
@@ -338,7 +445,7 @@ class SqliteRunStore:
         if not ids:
             return []
         marks = ",".join("?" for _ in ids)
-        with self._connect() as db:
+        with self._read() as db:
             return list(
                 db.execute(
                     f"SELECT run_id, epoch, name, value FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, epoch",
@@ -351,9 +458,37 @@ _COLUMNS = ", ".join(f.name for f in fields(Run))
 _JSON = {"config": {}, "final": {}, "progress": {}}  # stored as JSON text; their value when empty
 
 
+class DamagedRow(ValueError):
+    """A stored run that cannot be read: its config, final figures or progress are not JSON objects.
+
+    The store keeps configs as given; code that trains or labels a run reads them through
+    `training.config.stored_config`."""
+
+
 def _run(row) -> Run:
+    """Decode one row (configs come back exactly as stored).
+
+    Raises:
+      DamagedRow: with the reason, for a row that cannot be read.
+    """
     values = dict(zip(_COLUMNS.split(", "), row))
-    for name, empty in _JSON.items():
-        values[name] = json.loads(values[name]) if values[name] else empty
+    try:
+        for name, empty in _JSON.items():
+            values[name] = json.loads(values[name]) if values[name] else empty
+            if not isinstance(values[name], dict):
+                raise DamagedRow(f"{name} is not a JSON object")
+    except json.JSONDecodeError as err:
+        raise DamagedRow(f"{name} is not valid JSON ({err.msg})") from None
     values["cancel_requested"] = bool(values["cancel_requested"])
     return Run(**values)
+
+
+def _runs(rows) -> tuple[list[Run], list[tuple[str, str]]]:
+    """(readable runs, [(id, reason)] of the damaged ones), in the rows' order."""
+    runs, damaged = [], []
+    for row in rows:
+        try:
+            runs.append(_run(row))
+        except DamagedRow as err:
+            damaged.append((row[0], str(err)))
+    return runs, damaged

@@ -135,6 +135,15 @@ UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm")
 CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
+def stored_config(config: dict) -> TrainConfig | None:
+    """A stored run's config as a TrainConfig (settings added since it was stored take their defaults);
+    None when it cannot be one (a damaged or hand-edited row), so pages can say so instead of failing."""
+    try:
+        return TrainConfig.from_dict({**CONFIG_DEFAULTS, **config})
+    except (ValidationError, TypeError):
+        return None
+
+
 def schedule_key(config: dict) -> tuple:
     """Runs with equal keys train identical baselines (a stored config's missing settings take their defaults)."""
     return tuple(config.get(name, CONFIG_DEFAULTS[name]) for name in SCHEDULE)

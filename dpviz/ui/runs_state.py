@@ -1,11 +1,17 @@
-"""The run store as the pages see it: one per server process, recovered once at start-up."""
+"""The run store as the pages see it: one per server process, recovered once at start-up.
+
+A store that cannot be used stops the page with one clear error (never a traceback) and, when the
+file is damaged, a button that moves it aside: it is kept beside the new one, never deleted.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 
 from dpviz.runs.launcher import reap
-from dpviz.runs.store import SqliteRunStore, default_home
+from dpviz.runs.store import SqliteRunStore, StoreUnavailable, default_home, move_aside
 
 
 @st.cache_resource
@@ -15,5 +21,46 @@ def _store(home: str) -> SqliteRunStore:
     return store
 
 
+def _move_aside(home: str) -> None:
+    target = move_aside(home)
+    _store.clear()
+    st.toast(f"Moved the damaged store to {target}")
+
+
+def unavailable(err: StoreUnavailable) -> None:
+    """Say why the store cannot be used and what to do, then stop this run of the page."""
+    st.error(f"**Run store**: {err.message}", icon="⚠️")
+    if err.damaged:
+        st.button(
+            "Move it aside and start a new store",
+            key="move_store_aside",
+            on_click=_move_aside,
+            args=(str(default_home()),),
+        )
+    st.stop()
+
+
 def get_store() -> SqliteRunStore:
-    return _store(str(default_home()))
+    try:
+        return _store(str(default_home()))
+    except StoreUnavailable as err:
+        unavailable(err)
+
+
+def guarded(render: Callable, *args) -> None:
+    """Run a page's body; a store fault found while it runs ends it with the same clear error."""
+    try:
+        render(*args)
+    except StoreUnavailable as err:
+        unavailable(err)
+
+
+def damaged_rows_notice(store: SqliteRunStore) -> None:
+    """One line for stored runs that cannot be read: they are skipped, and kept."""
+    damaged = store.damaged()
+    if damaged:
+        ids = ", ".join(run_id for run_id, _ in damaged[:5]) + (" …" if len(damaged) > 5 else "")
+        st.warning(
+            f"{len(damaged)} stored run(s) cannot be read and are skipped (kept in the store): {ids}. "
+            f"First reason: {damaged[0][1]}."
+        )

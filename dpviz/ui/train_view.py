@@ -26,6 +26,7 @@ from dpviz.training.config import (
     SAMPLERS,
     TrainConfig,
     run_plan,
+    stored_config,
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view
@@ -182,6 +183,28 @@ def launch_sweep(store: SqliteRunStore, config: TrainConfig, axes: list) -> None
     st.toast(f"Queued {len(configs)} private runs and {len(baseline_configs(configs))} baseline(s) as {sweep_id}")
 
 
+def launchers(store: SqliteRunStore, checked: Checked) -> None:
+    """The Single run and Sweep tabs; both launch buttons are disabled while any input is invalid."""
+    single, sweep = st.tabs(["Single run", "Sweep"])
+    invalid = checked.config is None
+    with single:
+        if st.button("Train private + baseline", type="primary", key="t_launch", disabled=invalid) and not invalid:
+            launch(store, checked.config)
+    with sweep:
+        axes = sweep_inputs()
+        if st.button("Queue sweep", type="primary", key="t_sweep_launch", disabled=invalid) and not invalid:
+            launch_sweep(store, checked.config, axes)
+
+
+def runs_panel(store: SqliteRunStore, target: float | None) -> None:
+    """The chosen pair or sweep, live."""
+    group = choose_group(store)
+    if group and group.startswith("sweep-"):
+        sweep_panel(store, group)
+    elif group:
+        live_panel(store, group, target)
+
+
 def _unit(run) -> str:
     """What the Train page shows as one item: a sweep, or a private run with its baseline."""
     return run.sweep_id or run.group_id
@@ -191,16 +214,16 @@ def _group_label(store: SqliteRunStore, unit: str) -> str:
     runs = store.list(sweep_id=unit) if unit.startswith("sweep-") else store.list(group_id=unit)
     if not runs:
         return unit
-    c = runs[0].config
+    c = stored_config(runs[0].config)
     when = dt.datetime.fromtimestamp(min(r.created_at for r in runs)).strftime("%H:%M:%S")
+    if c is None:
+        return f"{when} · {unit} (damaged settings)"
     if unit.startswith("sweep-"):
         private = sum(r.kind == "private" for r in runs)
-        return (
-            f"{when} · {unit}: {private} private runs + {len(runs) - private} baseline(s) · {c['dataset']} {c['model']}"
-        )
+        return f"{when} · {unit}: {private} private runs + {len(runs) - private} baseline(s) · {c.dataset} {c.model}"
     return (
-        f"{when} · {c['dataset']} {c['model']} σ={c['noise_multiplier']:g} C={c['clip_norm']:g} "
-        f"b={c['batch_size']} · {c['epochs']:g} epochs"
+        f"{when} · {c.dataset} {c.model} σ={c.noise_multiplier:g} C={c.clip_norm:g} "
+        f"b={c.batch_size} · {c.epochs:g} epochs"
     )
 
 
@@ -279,7 +302,10 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
 
 
 def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
-    config = TrainConfig.from_dict(run.config)
+    config = stored_config(run.config)
+    if config is None:
+        st.error(f"Run {run.id}: its stored settings cannot be read (the row is damaged); it is kept as it is.")
+        return
     plan = run_plan(config)
     total_steps = plan[-1][1]
     step = run.progress.get("step", 0) if run.status != "completed" else total_steps
@@ -316,11 +342,13 @@ def _summary(runs: dict) -> None:
     if not private or private.status != "completed":
         return
     pf = private.final.get("final", {})
-    cfg = private.config
+    cfg = stored_config(private.config)
+    if cfg is None:
+        return
     lines = [
         f"Private run: test accuracy **{pf.get('test_accuracy', 0):.1%}** at "
-        f"**ε = {format_epsilon(pf.get('epsilon'))}** (δ = {cfg['delta']:g}, {cfg['accountant']} accountant, "
-        f"{cfg['sampler']} sampling), {(private.finished_at - private.started_at):.0f} s."
+        f"**ε = {format_epsilon(pf.get('epsilon'))}** (δ = {cfg.delta:g}, {cfg.accountant} accountant, "
+        f"{cfg.sampler} sampling), {(private.finished_at - private.started_at):.0f} s."
     ]
     if baseline and baseline.status == "completed":
         bf = baseline.final.get("final", {})
@@ -329,7 +357,7 @@ def _summary(runs: dict) -> None:
             f"Non-private baseline: **{bf.get('test_accuracy', 0):.1%}**; privacy costs "
             f"**{gap * 100:.1f} points** of accuracy."
         )
-    if cfg["sampler"] == "shuffle":
+    if cfg.sampler == "shuffle":
         lines.append(
             f"Shuffled batches: the ε above assumes Poisson sampling and does not strictly apply; without "
             f"amplification ε = {format_epsilon(pf.get('epsilon_no_amplification'))}."

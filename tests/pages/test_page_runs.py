@@ -138,3 +138,23 @@ def test_images_render_on_request_or_say_what_to_install(filled, monkeypatch):
     at.button(key="r_render_frontier_png").click().run()
     assert not at.exception and not at.error
     assert at.session_state["r_images_frontier"][1]["png"][:4] == b"\x89PNG"
+
+
+def test_a_damaged_store_file_is_named_and_can_be_moved_aside(home):
+    (home / "runs.sqlite3").write_bytes(b"garbage" * 100)
+    at = page()
+    assert not at.exception and at.error and "runs.sqlite3" in at.error[0].value
+    at.button(key="move_store_aside").click().run()
+    assert not at.exception and "No runs stored yet" in at.info[0].value
+    assert len(list(home.glob("runs.sqlite3.damaged-*"))) == 1  # kept, never deleted
+
+
+def test_a_damaged_row_is_reported_and_the_others_still_show(filled):
+    import sqlite3
+
+    store, (private, _), _ = filled
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE runs SET progress = 'oops' WHERE id = ?", (private,))
+    at = page()
+    assert not at.exception and any("cannot be read" in w.value and private in w.value for w in at.warning)
+    assert at.caption[0].value.startswith("5 of 5 runs shown")

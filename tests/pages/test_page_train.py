@@ -184,3 +184,11 @@ def test_typed_values_are_the_values_launched(home):
     at.button(key="t_launch").click().run()
     config = SqliteRunStore(home).list()[0].config
     assert (config["learning_rate"], config["seed"], config["dataset_size"], config["canaries"]) == (0.1, 7, 300, 2)
+
+
+def test_a_stored_run_with_unreadable_settings_does_not_break_the_page(home):
+    store = SqliteRunStore(home)
+    store.create_run(config={"dataset": "digits", "batch_size": "many"}, kind="private", status="running", pid=1)
+    at = page()
+    assert not at.exception
+    assert any("cannot be read" in e.value for e in at.error)
