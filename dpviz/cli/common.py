@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from dpviz.privacy.labels import format_epsilon
@@ -26,4 +27,15 @@ def open_store(args):
 
     store = SqliteRunStore(args.home)
     reap(store)
+    resume_queue(store)
     return store
+
+
+def resume_queue(store) -> None:
+    """Queued runs whose workers died are picked up by whoever opens the store next: the app or the CLI."""
+    from dpviz.runs.launcher import ensure_workers
+    from dpviz.runs.store import StoreUnavailable
+
+    if store.list(status="queued", limit=1):
+        with contextlib.suppress(StoreUnavailable):  # a read-only store can still be listed
+            ensure_workers(store)

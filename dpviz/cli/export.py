@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def cmd_export(args) -> int:
     from dpviz.validation import ValidationError
 
     out = Path(args.out)
+    if os.path.isdir(out):
+        raise ValidationError("out", f"{args.out!r} is a directory; give a file name such as frontier.png")
     fmt = args.format or out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValidationError(
@@ -48,8 +51,11 @@ def cmd_export(args) -> int:
         return 1
     finally:
         stop_server()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as err:
+        raise ValidationError("out", f"cannot write {str(out)[:80]!r}: {err.strerror or err}") from None
     private = int((selection["kind"] == "private").sum())
     print(
         f"wrote {out} ({len(data):,} bytes): {args.chart} chart of {private} private run(s) and "

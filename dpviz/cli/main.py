@@ -60,6 +60,10 @@ def main(argv=None) -> int:
         name = err.field if err.field in _positionals(parser) else f"--{err.field.replace('_', '-')}"
         print(f"error: {name}: {err.message}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:  # the last net: a file or directory the command could not use
+        where = f" ({str(err.filename)[:80]})" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import fields
 
-from dpviz.cli.common import epsilon, number
+from dpviz.cli.common import epsilon, number, resume_queue
 from dpviz.datasets import DATASETS
 from dpviz.privacy.labels import ACCOUNTANTS
 from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
@@ -58,6 +58,7 @@ def cmd_train(args) -> int:
         from dpviz.runs.recorder import Recorder
 
         recorder = Recorder.open(args.home, config, kinds)
+        resume_queue(recorder.store)
     from dpviz.audit import exposure_summary
     from dpviz.training.data import DatasetUnavailable
     from dpviz.training.engine import EpochMetrics, Finished, train, train_pair
@@ -120,4 +121,10 @@ def cmd_train(args) -> int:
         if recorder:
             recorder.fail_all("interrupted from the keyboard", status="cancelled")
         return 130
+    except Exception as err:  # a failure inside training: the stored runs say what it was, the CLI one line
+        message = f"{type(err).__name__}: {err}"
+        if recorder:
+            recorder.fail_all(message)
+        print(f"error: training failed: {message}", file=sys.stderr)
+        return 1
     return 1 if failed else 0

@@ -46,14 +46,19 @@ def reap(store: SqliteRunStore, *, startup: bool = False) -> list[str]:
     """Mark runs whose process is gone: failed while the app runs, interrupted when found at start-up."""
     marked = []
     now = time.time()
+    workers = set(store.worker_pids())
     for run in store.list(status="running"):
         dead = not pid_alive(run.pid)
         stale = run.heartbeat_at is not None and now - run.heartbeat_at > STALE_HEARTBEAT_SECONDS
         if dead or stale:
-            if startup:
+            # A run is trained by a worker the app started, or by `python -m dpviz train --store` itself.
+            process = "worker process" if run.pid in workers else "`python -m dpviz train` process"
+            if startup and run.pid in workers:
                 status, error = "interrupted", "dpviz was restarted while this run was in progress"
+            elif startup:
+                status, error = "interrupted", f"the {process} (pid {run.pid}) ended before the run finished"
             elif dead:
-                status, error = "failed", f"the worker process (pid {run.pid}) died"
+                status, error = "failed", f"the {process} (pid {run.pid}) that was training it died"
             else:
                 status, error = "failed", f"no heartbeat for {STALE_HEARTBEAT_SECONDS} s"
             if store.finish(run.id, status, error=error, only_if_active=True):

@@ -135,3 +135,16 @@ def test_cli_export_bad_arguments_name_the_field(home, tmp_path, capsys, args, f
     assert cli(["--home", str(home), "export", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and field in err
+
+
+@pytest.mark.parametrize("out", ["/", "/dev/full", "x" * 300 + ".csv", "/proc/no/such/dir/a.csv"])
+def test_an_unwritable_out_is_one_line_naming_the_field(tmp_path, capsys, out):
+    record_pair(
+        SqliteRunStore(tmp_path),
+        TrainConfig(dataset="synthetic", dataset_size=300, batch_size=60, epochs=2, model="logreg", audit=False),
+    )
+    capsys.readouterr()
+    argv = ["--home", str(tmp_path), "export", "--runs", "all", "--chart", "frontier", "--format", "csv", "--out", out]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --out:")
