@@ -18,6 +18,7 @@ import numpy as np
 from dpviz.privacy.accountant import compute_epsilon
 from dpviz.training.config import TrainConfig, run_plan
 from dpviz.training.data import Data, for_config
+from dpviz.training.divergence import DivergenceWatch
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -296,6 +297,7 @@ def train(
     total_steps = config.privacy.steps
     device = device_name()
     tally = EpochTally(config, kind, data, model)
+    watch = DivergenceWatch(evaluate(model, data.x_test, data.y_test)[0])
     current_epoch, last_step, last = 1, 0, None
     status, error = "completed", None
     x_train, y_train = data.x_train, data.y_train
@@ -305,6 +307,10 @@ def train(
             last = tally.close(current_epoch, last_step)
             yield last
             current_epoch = epoch
+            error = watch.check(last.epoch, last.test_loss)
+            if error:
+                status = "diverged"
+                break
         if should_stop():
             status = "cancelled"
             break
@@ -327,6 +333,9 @@ def train(
     if status == "completed" or (tally.seen and status != "diverged"):
         last = tally.close(current_epoch, last_step)
         yield last
+        reason = watch.check(last.epoch, last.test_loss, final=True) if status == "completed" else None
+        if reason:
+            status, error = "diverged", reason
     report = None
     if status == "completed" and config.audit:
         report = membership_audit(model, data, config, last.epsilon if kind == "private" and last else None)
