@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dpviz.ui.entry import resume_deep_link
+from dpviz.ui.entry import exposure_notice, resume_deep_link
 
 st.set_page_config(page_title="dpviz · DP-SGD privacy explorer", page_icon="🔒", layout="wide")
 
@@ -12,5 +12,6 @@ PAGES = {
     "runs.py": st.Page("pages/runs.py", title="Runs", icon=":material/insights:", url_path="runs"),
 }
 navigation = st.navigation(list(PAGES.values()))
+exposure_notice()
 resume_deep_link(PAGES)
 navigation.run()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import schedule_key
+from dpviz.validation import ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
 STALE_HEARTBEAT_SECONDS = 600
@@ -101,8 +102,30 @@ def cancel(store: SqliteRunStore, run_id: str) -> None:
     store.request_cancel(run_id)
 
 
+def max_queued() -> int:
+    """Runs that may wait in one store's queue at once (DPVIZ_MAX_QUEUED, default 200): a shared server
+    cannot be made to queue unlimited work."""
+    value = os.environ.get("DPVIZ_MAX_QUEUED")
+    return max(1, int(value)) if value and value.isdigit() else 200
+
+
+def _check_room(store: SqliteRunStore, adding: int) -> None:
+    waiting = len(store.list(status="queued"))
+    if waiting + adding > max_queued():
+        raise ValidationError(
+            "queue",
+            f"holds {waiting} queued run(s) and this adds {adding}; at most {max_queued()} may wait at once "
+            "(DPVIZ_MAX_QUEUED): wait for some to finish, or cancel them",
+        )
+
+
 def submit_pair(store: SqliteRunStore, config, *, sweep_id: str | None = None, baseline: bool = True) -> dict[str, str]:
-    """Queue a private run and (optionally) its baseline as one group, then start workers."""
+    """Queue a private run and (optionally) its baseline as one group, then start workers.
+
+    Raises:
+      ValidationError: (field "queue") when the queue is full.
+    """
+    _check_room(store, 2 if baseline else 1)
     ids = {"private": store.create_run(config=config.to_dict(), kind="private", sweep_id=sweep_id)}
     if baseline:
         ids["baseline"] = store.create_run(
@@ -118,6 +141,8 @@ def submit_sweep(store: SqliteRunStore, configs) -> str:
     Each baseline is queued right after the first cell that needs it, so the first finished pair
     can be compared while the rest of the grid trains.
     """
+    configs = list(configs)
+    _check_room(store, len(configs) + len({schedule_key(c.to_dict()) for c in configs}))
     sweep_id = "sweep-" + uuid.uuid4().hex[:8]
     queued_baselines = set()
     for config in configs:

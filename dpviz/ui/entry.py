@@ -37,3 +37,22 @@ def resume_deep_link(pages: dict) -> None:
     target, query = st.session_state.pop(PENDING, (None, {}))
     if target in pages:
         st.switch_page(pages[target], query_params=query)
+
+
+LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+
+
+def listens_beyond_this_machine(address: str | None) -> bool:
+    """Whether a server bound to `address` can be reached from other machines (empty: every interface)."""
+    return not address or not str(address).startswith(LOOPBACK)
+
+
+def exposure_notice() -> None:
+    """In app.py: say so in the sidebar when other machines can reach this server (it has no login)."""
+    address = st.get_option("server.address")
+    if listens_beyond_this_machine(address):
+        st.sidebar.warning(
+            f"This server listens on {address or 'every network interface'}: anyone who can reach it can read, "
+            "delete and queue runs (there is no login). See 'Sharing a server' in the README.",
+            icon=":material/public:",
+        )

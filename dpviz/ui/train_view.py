@@ -135,7 +135,11 @@ def build_config(privacy: dict, training: dict) -> TrainConfig:
 
 
 def launch(store: SqliteRunStore, config: TrainConfig) -> None:
-    ids = submit_pair(store, config)
+    try:
+        ids = submit_pair(store, config)
+    except ValidationError as err:
+        invalid_banner(err, "Nothing was started.")
+        return
     _show(ids["private"])
     st.toast("Queued: the private run and its baseline")
 
@@ -175,10 +179,10 @@ def launch_sweep(store: SqliteRunStore, config: TrainConfig, axes: list) -> None
         if not axes:
             raise ValidationError("sweep", "choose at least one hyperparameter to vary")
         configs = expand(config, [parse_axis(name, text) for name, text in axes])
+        sweep_id = submit_sweep(store, configs)
     except ValidationError as err:
         invalid_banner(err, "Nothing was started.")
         return
-    sweep_id = submit_sweep(store, configs)
     _show(sweep_id)
     st.toast(f"Queued {len(configs)} private runs and {len(baseline_configs(configs))} baseline(s) as {sweep_id}")
 

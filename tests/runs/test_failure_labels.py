@@ -59,3 +59,18 @@ def test_queued_runs_are_picked_up_by_the_next_command_that_opens_the_store(tmp_
     while time.time() < deadline and store.get(run_id).status != "completed":
         time.sleep(0.1)
     assert store.get(run_id).status == "completed"
+
+
+def test_the_queue_has_a_cap_per_store(tmp_path, monkeypatch):
+    import pytest
+
+    from dpviz.validation import ValidationError
+
+    monkeypatch.setenv("DPVIZ_MAX_QUEUED", "3")
+    monkeypatch.setattr(launcher, "ensure_workers", lambda store: 0)  # keep the runs queued
+    store = SqliteRunStore(tmp_path)
+    launcher.submit_pair(store, CONFIG)
+    with pytest.raises(ValidationError) as err:
+        launcher.submit_pair(store, CONFIG)
+    assert err.value.field == "queue" and "at most 3" in err.value.message
+    assert len(store.list(status="queued")) == 2  # nothing of the refused pair was queued
