@@ -4,6 +4,7 @@ field (exit 2), never a Python exception, and every epsilon printed is a guarant
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +100,83 @@ def test_api_train_config(fields):
     except ValidationError:
         return
     assert config.privacy.steps >= 1
+
+
+TRAIN_FLAGS = {
+    "--dataset": st.sampled_from(["digits", "synthetic", "mnist", "nope", ""]),
+    "--dataset-size": st.one_of(st.integers(-5, 400).map(str), EXTREMES),
+    "--model": st.sampled_from(["mlp", "logreg", "cnn", "rnn"]),
+    "--epochs": st.sampled_from(["1", "2", "0", "-1", "nan", "inf", "1e308", "abc", "0.5"]),  # few: each trains
+    "--batch-size": SIZES,
+    "--noise-multiplier": NUMBERS,
+    "--clip-norm": NUMBERS,
+    "--learning-rate": NUMBERS,
+    "--momentum": NUMBERS,
+    "--seed": SIZES,
+    "--delta": NUMBERS,
+    "--canaries": SIZES,
+    "--sampler": st.sampled_from(["poisson", "shuffle", "fixed"]),
+}
+
+
+@pytest.fixture
+def no_tensorflow(monkeypatch, tmp_path):
+    """`train` with the trainer double in place of the engine: the fuzz exercises validation, not TensorFlow."""
+    import sys
+    import types
+
+    from dpviz.training import events, fake
+
+    def pair(config, **kwargs):
+        yield from fake.train(config, "private")
+        yield from fake.train(config, "baseline")
+
+    engine = types.ModuleType("dpviz.training.engine")
+    engine.EpochMetrics, engine.Finished, engine.train, engine.train_pair = (
+        events.EpochMetrics,
+        events.Finished,
+        fake.train,
+        pair,
+    )
+    monkeypatch.setitem(sys.modules, "dpviz.training.engine", engine)
+    monkeypatch.setenv("DPVIZ_FAKE_STEP_SECONDS", "0")
+    return tmp_path
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flags=st.fixed_dictionaries({}, optional=TRAIN_FLAGS))
+def test_train(capsys, no_tensorflow, flags):
+    flags.setdefault("--epochs", "1")
+    flags.setdefault("--dataset", "synthetic")
+    flags.setdefault("--dataset-size", "200")
+    argv = ["--home", str(no_tensorflow), "train", "--no-audit", *[x for kv in flags.items() for x in kv]]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert code in (0, 1, 2), (argv, err)  # 1: the dataset cannot be downloaded here (no network)
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(("error: --", "error: argument --")), (argv, err)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from([["runs", "list"], ["runs", "list", "--json"], ["runs", "show"], ["export"]]),
+    run_id=st.text(max_size=14),
+    chart=st.sampled_from(["frontier", "curves", "hyperparameter", "pie"]),
+    fmt=st.sampled_from(["csv", "json", "html", "pdf", ""]),
+)
+def test_runs_and_export(capsys, tmp_path_factory, command, run_id, chart, fmt):
+    from dpviz.runs.store import SqliteRunStore
+    from dpviz.training.config import TrainConfig
+    from dpviz.training.fake import record_pair
+
+    home = tmp_path_factory.mktemp("store")
+    record_pair(SqliteRunStore(home), TrainConfig(dataset="synthetic", dataset_size=200, epochs=1, audit=False))
+    capsys.readouterr()
+    argv = ["--home", str(home), *command]
+    if command == ["runs", "show"]:
+        argv.append(run_id)
+    elif command == ["export"]:
+        argv += ["--runs", run_id or "all", "--chart", chart, "--out", str(home / f"chart.{fmt}")]
+    check(capsys, argv)
