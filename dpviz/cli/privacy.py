@@ -12,6 +12,17 @@ from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS
 def register(sub) -> None:
     p = sub.add_parser("epsilon", help="epsilon for DP-SGD settings")
     _add_privacy_arguments(p)
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="with --accountant pld: compute the tight value even where it takes long (progress on stderr)",
+    )
+    p.add_argument(
+        "--memory-limit-gb",
+        type=float,
+        default=4.0,
+        help="with --exact: stop with an error, instead of exhausting memory, past this many GB (default 4)",
+    )
     p.set_defaults(func=cmd_epsilon)
 
     p = sub.add_parser("calibrate", help="the noise multiplier that meets a target epsilon")
@@ -42,11 +53,16 @@ def cmd_epsilon(args) -> int:
         epochs=args.epochs,
         delta=args.delta,
     )
-    report = compute_epsilon(params, args.accountant)
+    if args.exact:
+        report = _exact(params, args)
+        if report is None:
+            return 1
+    else:
+        report = compute_epsilon(params, args.accountant)
     if args.json:
         print(json.dumps(report.to_dict()))
         return 0
-    print(f"epsilon = {epsilon(report.epsilon)} at delta = {report.delta:g}  [{ACCOUNTANT_LABELS[args.accountant]}]")
+    print(f"epsilon = {epsilon(report.epsilon)} at delta = {report.delta:g}  [{_bound_label(report)}]")
     print(f"steps = {report.steps}, sampling probability q = {report.sampling_probability:.6g} (Poisson sampling)")
     print(
         f"without sampling amplification (fixed shuffled batches): epsilon = {epsilon(report.epsilon_no_amplification)}"
@@ -54,6 +70,12 @@ def cmd_epsilon(args) -> int:
     for line in ([report.note] if report.note else []) + params.warnings():
         print(f"note: {line}")
     return 0
+
+
+def _bound_label(report) -> str:
+    """Which computation the printed epsilon comes from, when it is not the accountant asked for."""
+    label = ACCOUNTANT_LABELS[report.bound]
+    return label if report.bound == report.accountant else f"{label}, in place of {report.accountant}: see the note"
 
 
 def cmd_calibrate(args) -> int:
@@ -87,3 +109,41 @@ def cmd_calibrate(args) -> int:
             f"at delta = {args.delta:g} ({args.accountant})"
         )
     return 0
+
+
+def _exact(params, args):
+    """PLD without its cost bound, under a memory ceiling, with elapsed time on stderr; None if it ran out."""
+    import resource
+    import sys
+    import threading
+    import time
+
+    from dpviz.privacy.accountant import compute_epsilon
+    from dpviz.validation import ValidationError, require_float
+
+    if args.accountant != "pld":
+        raise ValidationError("exact", "applies to --accountant pld only (RDP is always fast)")
+    limit = require_float("memory_limit_gb", args.memory_limit_gb, minimum=0.5, maximum=1024)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    ceiling = int(limit * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling if hard == resource.RLIM_INFINITY else min(ceiling, hard), hard))
+    done = threading.Event()
+
+    def progress():
+        start = time.monotonic()
+        while not done.wait(5.0):
+            print(f"computing the exact PLD epsilon... {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+
+    threading.Thread(target=progress, daemon=True).start()
+    try:
+        return compute_epsilon(params, "pld", exact=True)
+    except MemoryError:
+        print(
+            f"error: --memory-limit-gb: the exact PLD needs more than {limit:g} GB here; without --exact "
+            "the RDP bound is reported",
+            file=sys.stderr,
+        )
+        return None
+    finally:
+        done.set()
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

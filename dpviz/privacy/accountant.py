@@ -275,7 +275,7 @@ class Rdp:
     def dp_accounting_accountant(self) -> dp_accounting.PrivacyAccountant:
         return (LegacyRdpAccountant if self.legacy else rdp_privacy_accountant.RdpAccountant)(ORDERS, NEIGHBOURS)
 
-    def headline(self, q: float, noise_multiplier: float, steps: int, delta: float) -> dict:
+    def headline(self, q: float, noise_multiplier: float, steps: int, delta: float, *, exact: bool = False) -> dict:
         eps, order = rdp_epsilon(q, noise_multiplier, steps, delta, legacy=self.legacy)
         pld = REGISTRY["pld"]
         if eps <= 0:  # dp-accounting's series underflow at huge noise: 0 is no guarantee
@@ -327,8 +327,9 @@ class Pld:
     def dp_accounting_accountant(self) -> dp_accounting.PrivacyAccountant:
         return pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=CALIBRATION_PLD_INTERVAL)
 
-    def headline(self, q: float, noise_multiplier: float, steps: int, delta: float) -> dict:
-        if not self.affordable(noise_multiplier, steps):
+    def headline(self, q: float, noise_multiplier: float, steps: int, delta: float, *, exact: bool = False) -> dict:
+        """`exact`: compute PLD even where it is costly (the command line's --exact), never on a page."""
+        if not exact and not self.affordable(noise_multiplier, steps):
             eps, order = rdp_epsilon(q, noise_multiplier, steps, delta)
             note = (
                 f"PLD would take many seconds and gigabytes here (noise multiplier below {PLD_MIN_SIGMA:g} or more "
@@ -357,12 +358,14 @@ def create_accountant(name: str) -> Rdp | Pld:
     return REGISTRY[require_choice("accountant", name, ACCOUNTANTS)]
 
 
-def compute_epsilon(params: PrivacyParams, accountant: str = "rdp") -> EpsilonReport:
+def compute_epsilon(params: PrivacyParams, accountant: str = "rdp", *, exact: bool = False) -> EpsilonReport:
     """The guarantee of Poisson-sampled DP-SGD with these settings.
 
     Args:
       params: validated settings; `params.steps` steps at sampling rate `params.sampling_probability`.
       accountant: an accountant name from `labels.ACCOUNTANTS`.
+      exact: for PLD, compute the tight value even beyond its measured cost bounds (seconds to minutes,
+        gigabytes); by default the RDP bound is reported there, labelled.
 
     Returns:
       An `EpsilonReport`: epsilon at `params.delta` (infinite when the noise multiplier is 0), the
@@ -380,4 +383,4 @@ def compute_epsilon(params: PrivacyParams, accountant: str = "rdp") -> EpsilonRe
     )
     if sigma == 0:
         return EpsilonReport(epsilon=math.inf, bound=accountant, **common)
-    return EpsilonReport(**spec.headline(q, sigma, steps, delta), **common)
+    return EpsilonReport(**spec.headline(q, sigma, steps, delta, exact=exact), **common)

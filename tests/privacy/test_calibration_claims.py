@@ -1,6 +1,8 @@
 """Calibration never claims what it cannot deliver: the sigma it returns is checked, and a target
 no noise multiplier certifies is an error naming the field and the targets that are reachable."""
 
+import json
+
 import pytest
 
 from dpviz.cli.main import main
@@ -43,3 +45,46 @@ def test_cli_exits_2_with_one_line(capsys, target):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith("error: --target-epsilon:")
+
+
+SMALL_SIGMA = "epsilon --dataset-size 60000 --batch-size 256 --noise-multiplier 0.05 --epochs 15 --accountant pld"
+
+
+def test_pld_beyond_its_cost_bound_shows_the_rdp_bound_labelled(capsys):
+    assert main([*SMALL_SIGMA.split(), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bound"] == "rdp" and "RDP bound" in report["note"]
+    assert main(SMALL_SIGMA.split()) == 0
+    assert "RDP (dp-accounting, fast), in place of pld" in capsys.readouterr().out
+
+
+def test_exact_computes_pld_there_and_is_tighter(capsys):
+    assert main([*SMALL_SIGMA.split(), "--json"]) == 0
+    bounded = json.loads(capsys.readouterr().out)["epsilon"]
+    assert main([*SMALL_SIGMA.split(), "--exact", "--json"]) == 0
+    exact = json.loads(capsys.readouterr().out)
+    assert exact["bound"] == "pld" and 0 < exact["epsilon"] < bounded
+
+
+def test_exact_needs_pld(capsys):
+    argv = [
+        "epsilon",
+        "--dataset-size",
+        "600",
+        "--batch-size",
+        "6",
+        "--noise-multiplier",
+        "1",
+        "--epochs",
+        "1",
+        "--exact",
+    ]
+    assert main(argv) == 2 and capsys.readouterr().err.startswith("error: --exact:")
+
+
+@pytest.mark.slow
+def test_exact_stops_at_its_memory_ceiling_with_one_line(capsys):
+    argv = SMALL_SIGMA.replace("0.05", "0.01").split() + ["--exact", "--memory-limit-gb", "1"]
+    assert main(argv) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("computing")]
+    assert len(err) == 1 and err[0].startswith("error: --memory-limit-gb:")
