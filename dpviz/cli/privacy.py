@@ -112,38 +112,58 @@ def cmd_calibrate(args) -> int:
 
 
 def _exact(params, args):
-    """PLD without its cost bound, under a memory ceiling, with elapsed time on stderr; None if it ran out."""
-    import resource
+    """PLD without its cost bound, in a child process under a memory ceiling (so the ceiling binds the
+    computation alone), with the elapsed time on stderr; None when it ran out of memory."""
+    import dataclasses
+    import subprocess
     import sys
-    import threading
     import time
 
-    from dpviz.privacy.accountant import compute_epsilon
+    from dpviz.privacy.accountant import EpsilonReport
     from dpviz.validation import ValidationError, require_float
 
     if args.accountant != "pld":
         raise ValidationError("exact", "applies to --accountant pld only (RDP is always fast)")
     limit = require_float("memory_limit_gb", args.memory_limit_gb, minimum=0.5, maximum=1024)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    ceiling = int(limit * 2**30)
-    resource.setrlimit(resource.RLIMIT_AS, (ceiling if hard == resource.RLIM_INFINITY else min(ceiling, hard), hard))
-    done = threading.Event()
-
-    def progress():
-        start = time.monotonic()
-        while not done.wait(5.0):
+    child = subprocess.Popen(
+        [sys.executable, "-c", _EXACT_CHILD, json.dumps(dataclasses.asdict(params)), str(int(limit * 2**30))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    start = time.monotonic()
+    while True:
+        try:
+            out, err = child.communicate(timeout=5.0)
+            break
+        except subprocess.TimeoutExpired:
             print(f"computing the exact PLD epsilon... {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
-
-    threading.Thread(target=progress, daemon=True).start()
-    try:
-        return compute_epsilon(params, "pld", exact=True)
-    except MemoryError:
+        except KeyboardInterrupt:
+            child.kill()
+            raise
+    if child.returncode == 3 or "MemoryError" in err:
         print(
             f"error: --memory-limit-gb: the exact PLD needs more than {limit:g} GB here; without --exact "
             "the RDP bound is reported",
             file=sys.stderr,
         )
         return None
-    finally:
-        done.set()
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    if child.returncode != 0:
+        last = (err.strip().splitlines() or [f"exit {child.returncode}"])[-1]
+        print(f"error: --exact: the exact PLD computation failed ({last})", file=sys.stderr)
+        return None
+    data = json.loads(out)
+    return EpsilonReport(**{k: (float("inf") if v is None and k.startswith("epsilon") else v) for k, v in data.items()})
+
+
+_EXACT_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), resource.getrlimit(resource.RLIMIT_AS)[1]))
+from dpviz.privacy.accountant import compute_epsilon
+from dpviz.privacy.params import PrivacyParams
+try:
+    report = compute_epsilon(PrivacyParams(**json.loads(sys.argv[1])), "pld", exact=True)
+except MemoryError:
+    sys.exit(3)
+print(json.dumps(report.to_dict()))
+"""

@@ -57,7 +57,7 @@ def reap(store: SqliteRunStore, *, startup: bool = False) -> list[str]:
             if startup and run.pid in workers:
                 status, error = "interrupted", "dpviz was restarted while this run was in progress"
             elif startup:
-                status, error = "interrupted", f"the {process} (pid {run.pid}) ended before the run finished"
+                status, error = "interrupted", f"the {process} (pid {run.pid}) that was training it died"
             elif dead:
                 status, error = "failed", f"the {process} (pid {run.pid}) that was training it died"
             else:
