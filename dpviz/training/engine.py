@@ -297,7 +297,7 @@ def train(
     total_steps = config.privacy.steps
     device = device_name()
     tally = EpochTally(config, kind, data, model)
-    watch = DivergenceWatch(evaluate(model, data.x_test, data.y_test)[0])
+    watch = DivergenceWatch(evaluate(model, data.x_test, data.y_test)[0], noised=kind == "private" and dp.noise_std > 0)
     current_epoch, last_step, last = 1, 0, None
     status, error = "completed", None
     x_train, y_train = data.x_train, data.y_train
