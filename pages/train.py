@@ -5,14 +5,16 @@ import streamlit as st
 from dpviz.ui import train_view
 from dpviz.ui.entry import require_app
 from dpviz.ui.runs_state import get_store, guarded
-from dpviz.ui.settings import privacy_inputs
+from dpviz.ui.settings import sidebar, sync_url, training_inputs
 
 require_app(__file__)
 st.title("Train DP-SGD against its baseline")
-privacy = privacy_inputs(page="train", dataset=False)
-training = train_view.training_inputs()
-checked = train_view.check(privacy, training)
+sidebar(page="train")
+values = training_inputs()
+sync_url()
+checked = train_view.check(values)
 train_view.show_invalid(checked)
+train_view.before_launch(checked)
 store = get_store()
 guarded(train_view.launchers, store, checked)
-guarded(train_view.runs_panel, store, checked.target)
+guarded(train_view.runs_panel, store, checked)

@@ -66,13 +66,26 @@ def explore(
     return BudgetView(params, compute_epsilon(params, accountant), params.warnings())
 
 
+def explore_params(params: PrivacyParams, accountant: str = "rdp") -> BudgetView:
+    """`explore` for settings already validated (a training config's `privacy`, canaries counted in n)."""
+    return BudgetView(params, compute_epsilon(params, accountant), params.warnings())
+
+
+SLIDER_STEP = 0.01  # the noise slider's resolution: a solution is applied rounded up to it
+
+
 @dataclass(frozen=True)
 class TargetSolution:
-    """What the target-epsilon helper reports: sigma for the current epochs, and epochs at the current sigma."""
+    """What the target-epsilon helper reports, every number recomputed at the value a user can apply:
+    sigma for the current epochs (rounded up to the slider's step), and whole epochs at the current sigma."""
 
-    noise_multiplier: float
+    target_epsilon: float
+    noise_multiplier: float  # as calibrated
+    applied_noise_multiplier: float  # rounded up to SLIDER_STEP
+    epsilon_at_applied: float
     epoch_budget: EpochBudget | None  # None when the current sigma is 0: no finite budget
     at_noise_multiplier: float
+    epsilon_at_whole_epochs: float | None  # at epoch_budget.whole_epochs (None when 0 epochs fit)
 
 
 def solve_target(view: BudgetView, target_epsilon: float) -> TargetSolution:
@@ -90,7 +103,9 @@ def solve_target(view: BudgetView, target_epsilon: float) -> TargetSolution:
         target_delta=p.delta,
         accountant=accountant,
     )
-    budget = None
+    applied = math.ceil(round(sigma / SLIDER_STEP, 6)) * SLIDER_STEP
+    applied_epsilon = compute_epsilon(p.replace(noise_multiplier=applied), accountant).epsilon
+    budget = whole = None
     if p.noise_multiplier > 0:
         budget = max_epochs(
             target_epsilon=target_epsilon,
@@ -100,7 +115,9 @@ def solve_target(view: BudgetView, target_epsilon: float) -> TargetSolution:
             target_delta=p.delta,
             accountant=accountant,
         )
-    return TargetSolution(sigma, budget, p.noise_multiplier)
+        if budget.whole_epochs >= 1:
+            whole = compute_epsilon(p.replace(epochs=budget.whole_epochs), accountant).epsilon
+    return TargetSolution(target_epsilon, sigma, round(applied, 6), applied_epsilon, budget, p.noise_multiplier, whole)
 
 
 def privacy_statement(view: BudgetView, *, clip_norm: float) -> str:

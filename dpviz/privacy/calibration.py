@@ -115,6 +115,7 @@ def calibrate_noise(
 class EpochBudget:
     steps: int
     epochs: float  # steps expressed in epochs: steps * batch / n
+    whole_epochs: int = 0  # the most whole epochs whose steps fit: what a training run can use
 
 
 def max_epochs(
@@ -182,4 +183,6 @@ def max_epochs(
             while upper < ceiling and fits(spec.name, upper):
                 lower, upper = upper, min(ceiling, 2 * upper)
             steps = upper if fits(spec.name, upper) else calibrate(spec.name, lower, upper)
-    return EpochBudget(steps=steps, epochs=math.floor(steps * b / n * 1000) / 1000)
+    return EpochBudget(
+        steps=steps, epochs=math.floor(steps * b / n * 1000) / 1000, whole_epochs=math.floor(steps * b / n + 1e-9)
+    )

@@ -21,6 +21,16 @@ MAX_CANARIES = 20
 CANARY_REPEATS = 4  # copies of every second canary; the others are inserted once
 
 
+def max_dataset_size(dataset: str) -> int:
+    """The most training examples `dataset` has (generated data: as many as MAX_SYNTHETIC)."""
+    return MAX_SYNTHETIC if dataset == "synthetic" else DATASETS[dataset].train_size
+
+
+def require_dataset_size(dataset: str, value) -> int:
+    """A subset size of `dataset`'s training split; ValidationError names `dataset_size` and its range."""
+    return require_int("dataset_size", value, minimum=1, maximum=max_dataset_size(dataset))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str = "digits"
@@ -48,8 +58,7 @@ class TrainConfig:
         set_("sampler", require_choice("sampler", self.sampler, SAMPLERS))
         set_("accountant", require_choice("accountant", self.accountant, ACCOUNTANTS))
         if self.dataset_size is not None:
-            top = MAX_SYNTHETIC if self.dataset == "synthetic" else DATASETS[self.dataset].train_size
-            set_("dataset_size", require_int("dataset_size", self.dataset_size, minimum=1, maximum=top))
+            set_("dataset_size", require_dataset_size(self.dataset, self.dataset_size))
         set_("epochs", require_float("epochs", self.epochs, minimum=0, maximum=1000, exclusive_minimum=True))
         set_("clip_norm", require_float("clip_norm", self.clip_norm, minimum=0, exclusive_minimum=True, maximum=1e6))
         set_(

@@ -2,23 +2,68 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from dpviz.privacy import figures
-from dpviz.privacy.budget import BudgetView, privacy_statement, solve_target
+from dpviz.privacy.budget import BudgetView, explore, privacy_statement
 from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
-from dpviz.ui.common import invalid_banner, number_text
-from dpviz.ui.settings import set_value
-from dpviz.validation import ValidationError, require_float
+from dpviz.training.config import require_dataset_size
+from dpviz.ui import target_view
+from dpviz.ui.common import invalid_banner
+from dpviz.ui.settings import CUSTOM, DATASET_LABELS, parse_delta, parse_target
+from dpviz.validation import ValidationError
 
 
-def show_error(err: ValidationError) -> None:
-    invalid_banner(err, "Fix it in the sidebar; nothing else has changed.")
+def show_error(err: ValidationError, *, kept: bool) -> None:
+    consequence = (
+        "The results below are still those of the last valid settings (listed), not of the inputs in the sidebar."
+        if kept
+        else "Fix it in the sidebar to see epsilon."
+    )
+    invalid_banner(err, consequence)
 
 
-def render(view: BudgetView, values: dict) -> None:
+def page(values: dict) -> None:
+    """The whole page: the settings' guarantee, or (while an input is invalid) the last valid one, marked."""
+    try:
+        view = explore_settings(values)
+    except ValidationError as err:
+        last = st.session_state.get("b_last_valid")
+        show_error(err, kept=last is not None)
+        if last is not None:
+            stale_notice(last[1])
+            render(*last)
+        return
+    st.session_state["b_last_valid"] = (view, dict(values))
+    render(view, values)
+
+
+def explore_settings(values: dict) -> BudgetView:
+    """The sidebar's settings, validated (a real dataset's n is at most its training split), explored."""
+    dataset, size = values["dataset"], values["dataset_size"]
+    if dataset != CUSTOM:
+        size = require_dataset_size(dataset, size)
+    return explore(
+        dataset_size=size,
+        batch_size=values["batch_size"],
+        noise_multiplier=values["noise_multiplier"],
+        epochs=values["epochs"],
+        delta=parse_delta(values["delta"]),
+        accountant=values["accountant"],
+    )
+
+
+def stale_notice(values: dict) -> None:
+    st.info(
+        f"Showing the last valid settings: {DATASET_LABELS.get(values['dataset'], values['dataset'])}, "
+        f"n = {values['dataset_size']}, b = {values['batch_size']}, σ = {values['noise_multiplier']:g}, "
+        f"{values['epochs']} epochs, δ = {values['delta']}, {values['accountant']}.",
+        icon=":material/history:",
+    )
+
+
+def metrics(view: BudgetView) -> None:
+    """The headline numbers, as the Budget page and the Train page's pre-launch view show them."""
     r = view.report
     cols = st.columns([2, 1, 1, 1, 1])
     cols[0].metric("ε (epsilon)", format_epsilon(r.epsilon), help=ACCOUNTANT_LABELS[r.accountant])
@@ -30,6 +75,10 @@ def render(view: BudgetView, values: dict) -> None:
         st.warning(r.note, icon="🔎")
     for warning in view.warnings:
         st.warning(warning)
+
+
+def render(view: BudgetView, values: dict) -> None:
+    metrics(view)
     st.markdown(privacy_statement(view, clip_norm=values["clip_norm"]))
 
     left, right = st.columns(2)
@@ -38,9 +87,7 @@ def render(view: BudgetView, values: dict) -> None:
         if view.curves:
             log_y = st.toggle("Log scale", value=True, key="curve_log")
             figure = figures.epsilon_curve_figure(
-                view.curves,
-                target_epsilon=_target_or_none(st.session_state.get("target_epsilon", TARGET_DEFAULT)),
-                log_y=log_y,
+                view.curves, target_epsilon=_target_or_none(values["target_epsilon"]), log_y=log_y
             )
             st.plotly_chart(figure, key="curve")
             st.caption(
@@ -57,7 +104,7 @@ def render(view: BudgetView, values: dict) -> None:
         )
         st.caption("RDP accountant; white lines: ε = 1, 3, 8; ✕ marks the current setting.")
 
-    _target_helper(view)
+    target_view.render(view, key="b_target", with_input=True)
     with st.expander("Landscape: batch size × noise (at the current epochs)"):
         if st.toggle("Compute (about half a second: every cell is its own sampling rate)", key="show_batch_grid"):
             grid = view.batch_landscape
@@ -67,62 +114,8 @@ def render(view: BudgetView, values: dict) -> None:
             )
 
 
-TARGET_DEFAULT, TARGET_RANGE = "3", (0.01, 1000.0)
-
-
-def _target(text: str) -> float:
-    """The typed target epsilon; ValidationError names the field and its range."""
-    return require_float("target_epsilon", text, minimum=TARGET_RANGE[0], maximum=TARGET_RANGE[1])
-
-
-def _target_or_none(text: str) -> float | None:
+def _target_or_none(text) -> float | None:
     try:
-        return _target(text)
+        return parse_target(text)
     except ValidationError:
         return None
-
-
-def _target_helper(view: BudgetView) -> None:
-    st.subheader("Target epsilon")
-    p, accountant = view.params, view.report.accountant
-    c1, c2, c3 = st.columns([1, 2, 2])
-    text = number_text(
-        c1,
-        "Target ε",
-        key="target_epsilon",
-        default=TARGET_DEFAULT,
-        help=f"From {TARGET_RANGE[0]:g} to {TARGET_RANGE[1]:g}.",
-    )
-    try:
-        target = _target(text)
-    except ValidationError as err:
-        with c2:
-            invalid_banner(err, "Type a valid target to solve for it.")
-        return
-    key = (p.dataset_size, p.batch_size, p.epochs, p.delta, target, accountant)
-    if c1.button("Solve", key="calibrate", help="dp-accounting's calibration; takes a fraction of a second"):
-        try:
-            st.session_state["solved"] = (key, solve_target(view, target))
-        except (ValidationError, ValueError) as err:
-            c2.error(f"Could not calibrate: {err}")
-    solved = st.session_state.get("solved")
-    if not solved or solved[0] != key:
-        c2.caption("Type a target ε and press Solve: the noise multiplier that reaches it, and how many epochs fit.")
-        return
-    solution = solved[1]
-    sigma, budget, at_sigma = solution.noise_multiplier, solution.epoch_budget, solution.at_noise_multiplier
-    applied = math.ceil(sigma * 100) / 100
-    c2.write(f"σ = **{sigma:.3f}** gives ε ≤ {target:g} at δ = {p.delta:g} over {p.epochs:g} epochs ({accountant}).")
-    if applied <= 10:
-        c2.button(f"Apply σ = {applied:.2f}", on_click=set_value, args=("noise_multiplier", applied), key="apply_sigma")
-    else:
-        c2.warning("That needs σ > 10, beyond the slider: fewer epochs or a larger dataset would help.")
-    if budget is None:
-        c3.write("With σ = 0 no number of epochs has a finite ε.")
-    elif budget.steps == 0:
-        c3.write(f"At σ = {at_sigma:g}, not even one step fits within ε = {target:g}.")
-    else:
-        c3.write(
-            f"At σ = {at_sigma:g}, at most **{budget.epochs:g} epochs** ({budget.steps:,} steps) "
-            f"fit within ε = {target:g}."
-        )

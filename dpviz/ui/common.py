@@ -41,3 +41,27 @@ def column_config() -> dict:
         "sweep_id": st.column_config.TextColumn("sweep"),
         "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1),
     }
+
+
+def seed_from_url(key: str, options, *, many: bool = False) -> None:
+    """Seed widget `key` from the URL parameter of the same name (comma-separated ids when `many`) once per
+    session; values that are not among `options` are dropped. For widgets whose labels are not their values
+    (Streamlit's own query-parameter binding puts labels in the URL)."""
+    if key in st.session_state or key not in st.query_params:
+        return
+    options = set(options)
+    values = [v for raw in st.query_params.get_all(key) for v in str(raw).split(",") if v in options]
+    if many:
+        st.session_state[key] = values
+    elif values:
+        st.session_state[key] = values[0]
+
+
+def write_url(key: str, value) -> None:
+    """Keep a widget's value in the URL under its key (removed when empty)."""
+    text = ",".join(map(str, value)) if isinstance(value, list | tuple) else ("" if value is None else str(value))
+    if text:
+        if st.query_params.get(key) != text:
+            st.query_params[key] = text
+    elif key in st.query_params:
+        del st.query_params[key]

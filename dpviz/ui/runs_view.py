@@ -16,7 +16,7 @@ from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
 from dpviz.training.config import HYPERPARAMETER_LABELS, HYPERPARAMETERS
 from dpviz.ui import audit_view
-from dpviz.ui.common import column_config
+from dpviz.ui.common import column_config, seed_from_url, write_url
 
 MAX_DEFAULT_SELECTION = 30
 TABLE_COLUMNS = [
@@ -48,14 +48,20 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
     """Dataset, model, status, sweep and epsilon-range filters; returns the rows that pass."""
     c = st.columns([1, 1, 1, 1, 2])
     datasets = c[0].multiselect(
-        "Dataset", sorted(frame["dataset"].dropna().unique()), key="r_dataset", placeholder="all"
+        "Dataset", sorted(frame["dataset"].dropna().unique()), key="r_dataset", bind="query-params", placeholder="all"
     )
-    models = c[1].multiselect("Model", sorted(frame["model"].dropna().unique()), key="r_model", placeholder="all")
+    models = c[1].multiselect(
+        "Model", sorted(frame["model"].dropna().unique()), key="r_model", bind="query-params", placeholder="all"
+    )
     statuses = c[2].multiselect(
-        "Status", [s for s in STATUSES if s in set(frame["status"])], key="r_status", placeholder="all"
+        "Status",
+        [s for s in STATUSES if s in set(frame["status"])],
+        key="r_status",
+        bind="query-params",
+        placeholder="all",
     )
     sweeps = sorted(frame["sweep_id"].dropna().unique(), reverse=True)
-    chosen_sweeps = c[3].multiselect("Sweep", sweeps, key="r_sweep", placeholder="all runs")
+    chosen_sweeps = c[3].multiselect("Sweep", sweeps, key="r_sweep", bind="query-params", placeholder="all runs")
     finite = frame.loc[
         (frame["kind"] == "private") & frame["epsilon"].apply(lambda v: math.isfinite(v) if v == v else False),
         "epsilon",
@@ -97,17 +103,26 @@ def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:
 def choose(shown: pd.DataFrame) -> list[str]:
     options = list(shown["id"])
     labels = {row["id"]: f"{run_label(row)} [{row['status']}]" for _, row in shown.iterrows()}
+    seed_from_url("r_selected", options, many=True)
     if "r_selected" in st.session_state:
         st.session_state["r_selected"] = [i for i in st.session_state["r_selected"] if i in labels]
     else:
-        st.session_state["r_selected"] = list(shown.loc[shown["kind"] == "private", "id"])[:MAX_DEFAULT_SELECTION]
-    return st.multiselect(
+        st.session_state["r_selected"] = default_selection(shown)
+    chosen = st.multiselect(
         "Runs to compare (a private run brings its baseline along)",
         options,
         key="r_selected",
         format_func=labels.get,
         placeholder="choose runs",
     )
+    write_url("r_selected", chosen)
+    return chosen
+
+
+def default_selection(shown: pd.DataFrame) -> list[str]:
+    """The newest private runs that completed or are still going: cancelled and failed ones only on request."""
+    usable = shown[(shown["kind"] == "private") & shown["status"].isin(("completed", *ACTIVE))]
+    return list(usable["id"])[:MAX_DEFAULT_SELECTION]
 
 
 def delete_controls(store: SqliteRunStore, frame: pd.DataFrame, chosen: list[str]) -> None:
@@ -151,14 +166,18 @@ def charts(store: SqliteRunStore, selection: pd.DataFrame) -> None:
         return
     rows = store.metric_rows(selection["id"])
     frontier, hyper, curves, audit = st.tabs(
-        ["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch", "Membership inference"]
+        ["Privacy-utility frontier", "Hyperparameter comparison", "Curves by epoch", "Membership inference"],
+        key="chart",
+        bind="query-params",
     )
     with frontier:
         _chart_with_exports("frontier", selection, rows)
     with hyper:
         options = list(HYPERPARAMETERS)
+        seed_from_url("r_x", options)
         st.session_state.setdefault("r_x", varying_hyperparameter(selection))
         x = st.selectbox("x axis", options, key="r_x", format_func=HYPERPARAMETER_LABELS.get)
+        write_url("r_x", x)
         _chart_with_exports("hyperparameter", selection, rows, x=x)
     with curves:
         _chart_with_exports("curves", selection, rows)
@@ -172,7 +191,7 @@ def _audit(store: SqliteRunStore, selection: pd.DataFrame) -> None:
         st.info("Select a completed private run to see what a membership-inference attack learns from it.")
         return
     labels = {row["id"]: run_label(row) for _, row in private.iterrows()}
-    run_id = st.selectbox("Private run", list(labels), format_func=labels.get, key="r_audit_run")
+    run_id = st.selectbox("Private run", list(labels), format_func=labels.get, key="r_audit_run", bind="query-params")
     baseline_id = private.set_index("id").loc[run_id, "baseline_id"]
     audit_view.render(store.get(run_id), store.get(baseline_id) if isinstance(baseline_id, str) else None, key="runs")
 

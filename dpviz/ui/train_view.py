@@ -13,79 +13,25 @@ from dpviz.compare import figures
 from dpviz.compare.figures import hyperparameter_figure
 from dpviz.compare.tables import runs_frame, varying_hyperparameter
 from dpviz.datasets import DATASETS
-from dpviz.privacy.labels import format_epsilon
+from dpviz.privacy.budget import explore_params
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
 from dpviz.runs.launcher import cancel, cancel_sweep, ensure_workers, submit_pair, submit_sweep
 from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import (
-    CANARY_REPEATS,
     HYPERPARAMETER_LABELS,
     HYPERPARAMETERS,
-    MAX_CANARIES,
-    MODELS,
-    OPTIMIZERS,
-    SAMPLERS,
     TrainConfig,
+    require_dataset_size,
     run_plan,
     stored_config,
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
-from dpviz.ui import audit_view
-from dpviz.ui.common import MODEL_LABELS, SAMPLER_LABELS, column_config, invalid_banner, number_text
-from dpviz.ui.settings import parse_delta, settings
-from dpviz.validation import ValidationError, require_float
+from dpviz.ui import audit_view, target_view
+from dpviz.ui.common import column_config, invalid_banner, seed_from_url, write_url
+from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
+from dpviz.validation import ValidationError
 
 POLL_SECONDS = 1.0
-
-
-def training_inputs() -> dict:
-    """Dataset, model and optimisation settings (the privacy ones come from the shared sidebar)."""
-    shared = settings()
-    c = st.columns(4)
-    dataset = c[0].selectbox("Dataset", tuple(DATASETS), key="t_dataset", format_func=lambda d: DATASETS[d].label)
-    st.session_state.setdefault("t_model", "mlp")
-    model = c[1].selectbox("Model", MODELS, key="t_model", format_func=MODEL_LABELS.get)
-    optimizer = c[2].selectbox("Optimizer", OPTIMIZERS, key="t_optimizer")
-    sampler = c[3].selectbox("Sampler", SAMPLERS, key="t_sampler", format_func=SAMPLER_LABELS.get)
-    c = st.columns(5)
-    top = DATASETS[dataset].train_size
-    learning_rate = number_text(
-        c[0],
-        "Learning rate",
-        key="t_lr",
-        default=f"{shared.get('learning_rate', 0.25):g}",
-        help="Greater than 0, at most 100.",
-    )
-    seed = number_text(c[1], "Seed", key="t_seed", default="0", help=f"A whole number from 0 to {2**31 - 1}.")
-    size = number_text(
-        c[2],
-        "Training examples",
-        key="t_size",
-        placeholder=f"all ({top:,})",
-        help=f"A whole number from 1 to {top:,}. Leave empty to use the whole training split.",
-    )
-    target = number_text(
-        c[3], "Target ε line (optional)", key="t_target", placeholder="none", help="Greater than 0; empty: none."
-    )
-    canaries = number_text(
-        c[4],
-        "Canaries",
-        key="t_canaries",
-        default="0",
-        help=f"0 to {MAX_CANARIES} random-label examples added to the training set (every second one "
-        f"{CANARY_REPEATS} times); the audit measures how much each model memorised them. They count in n, so ε "
-        "and the steps change slightly.",
-    )
-    return dict(
-        dataset=dataset,
-        model=model,
-        optimizer=optimizer,
-        sampler=sampler,
-        learning_rate=learning_rate,
-        seed=seed,
-        dataset_size=size or None,
-        target=target,
-        canaries=canaries,
-    )
 
 
 @dataclass(frozen=True)
@@ -97,16 +43,13 @@ class Checked:
     error: ValidationError | None
 
 
-def check(privacy: dict, training: dict) -> Checked:
+def check(values: dict) -> Checked:
     """Validate every input on the server (TrainConfig's bounds), on every run of the page."""
     try:
-        target = training["target"] or None
-        if target is not None:
-            target = require_float("target_epsilon", target, minimum=0.0, exclusive_minimum=True)
-        config = build_config(privacy, training)
+        target = parse_target(values["target_epsilon"])
+        config = build_config(values)
     except ValidationError as err:
         return Checked(None, None, err)
-    settings()["learning_rate"] = config.learning_rate  # shared with the other pages and the URL
     return Checked(config, target, None)
 
 
@@ -115,23 +58,76 @@ def show_invalid(checked: Checked) -> None:
         invalid_banner(checked.error, "Training is disabled until it is fixed; nothing was started.")
 
 
-def build_config(privacy: dict, training: dict) -> TrainConfig:
+def build_config(values: dict) -> TrainConfig:
+    """The shared settings as the run they launch; a custom size (planning only) cannot be trained."""
+    dataset = values["dataset"]
+    if dataset == CUSTOM:
+        raise ValidationError(
+            "dataset", "'Custom size' is for planning on the Budget page only: choose a dataset to train on"
+        )
+    size = require_dataset_size(dataset, values["dataset_size"])
     return TrainConfig(
-        dataset=training["dataset"],
-        dataset_size=training["dataset_size"],
-        model=training["model"],
-        epochs=privacy["epochs"],
-        batch_size=privacy["batch_size"],
-        noise_multiplier=privacy["noise_multiplier"],
-        clip_norm=privacy["clip_norm"],
-        learning_rate=training["learning_rate"],
-        optimizer=training["optimizer"],
-        sampler=training["sampler"],
-        seed=training["seed"],
-        delta=parse_delta(privacy["delta"]),
-        accountant=privacy["accountant"],
-        canaries=training.get("canaries", 0),
+        dataset=dataset,
+        dataset_size=None if size == DATASETS[dataset].train_size else size,
+        model=values["model"],
+        epochs=values["epochs"],
+        batch_size=values["batch_size"],
+        noise_multiplier=values["noise_multiplier"],
+        clip_norm=values["clip_norm"],
+        learning_rate=values["learning_rate"],
+        optimizer=values["optimizer"],
+        sampler=values["sampler"],
+        seed=values["seed"],
+        delta=parse_delta(values["delta"]),
+        accountant=values["accountant"],
+        canaries=values["canaries"],
     )
+
+
+def before_launch(checked: Checked) -> None:
+    """What the run will spend, before it is launched: its accountant, its real n (canaries counted) and
+    its sampler's guarantee. The last valid plan stays visible, marked, while an input is invalid."""
+    config = checked.config
+    if config is None:
+        last = st.session_state.get("t_last_valid")
+        if last is None:
+            return
+        config = last
+        st.caption("Below: the last valid settings, not those typed above.")
+    else:
+        st.session_state["t_last_valid"] = config
+    with st.expander("Privacy before launch: what this run will spend", expanded=True):
+        view = explore_params(config.privacy, config.accountant)
+        r = view.report
+        guarantee = r.epsilon if config.sampler == "poisson" else r.epsilon_no_amplification
+        extra = sum(config.canary_copies)
+        cols = st.columns(4)
+        cols[0].metric(
+            "ε this run will report" if config.sampler == "poisson" else "ε that applies (no amplification)",
+            format_epsilon(guarantee),
+            help=f"{ACCOUNTANT_LABELS[config.accountant]}, δ = {config.delta:g}",
+        )
+        cols[1].metric("n (training rows)", f"{config.train_size:,}", help="canary copies included" if extra else None)
+        cols[2].metric("Steps", f"{r.steps:,}")
+        cols[3].metric("Sampling rate q", f"{r.sampling_probability:.4g}")
+        rows = f"{config.base_size:,} examples" + (f" + {extra} canary rows" if extra else "")
+        if config.sampler == "poisson":
+            text = (
+                f"Poisson sampling, add/remove-one neighbours: ({format_epsilon(r.epsilon)}, {config.delta:g})-DP "
+                f"over {rows}, {config.accountant} accountant."
+            )
+        else:
+            text = (
+                f"Shuffled fixed-size batches get no sampling amplification: ε = "
+                f"{format_epsilon(r.epsilon_no_amplification)} over {rows}. (The Poisson analysis would say "
+                f"{format_epsilon(r.epsilon)}, but it does not apply to shuffled batches.)"
+            )
+        st.caption(text)
+        if r.note:
+            st.warning(r.note, icon="🔎")
+        for warning in view.warnings:
+            st.warning(warning)
+        target_view.render(view, key="t_target_helper", with_input=False)
 
 
 def launch(store: SqliteRunStore, config: TrainConfig) -> None:
@@ -146,7 +142,7 @@ def launch(store: SqliteRunStore, config: TrainConfig) -> None:
 
 def _show(unit: str) -> None:
     """Point the run selector at what was just launched (runs before the selector is drawn)."""
-    st.session_state["t_group"] = st.session_state["t_view"] = unit
+    st.session_state["t_view"] = unit
 
 
 def sweep_inputs() -> list:
@@ -189,7 +185,7 @@ def launch_sweep(store: SqliteRunStore, config: TrainConfig, axes: list) -> None
 
 def launchers(store: SqliteRunStore, checked: Checked) -> None:
     """The Single run and Sweep tabs; both launch buttons are disabled while any input is invalid."""
-    single, sweep = st.tabs(["Single run", "Sweep"])
+    single, sweep = st.tabs(["Single run", "Sweep"], key="tab", bind="query-params")
     invalid = checked.config is None
     with single:
         if st.button("Train private + baseline", type="primary", key="t_launch", disabled=invalid) and not invalid:
@@ -200,13 +196,65 @@ def launchers(store: SqliteRunStore, checked: Checked) -> None:
             launch_sweep(store, checked.config, axes)
 
 
-def runs_panel(store: SqliteRunStore, target: float | None) -> None:
-    """The chosen pair or sweep, live."""
+def runs_panel(store: SqliteRunStore, checked: Checked) -> None:
+    """The chosen pair or sweep, live, with a word when the form above no longer matches it."""
     group = choose_group(store)
-    if group and group.startswith("sweep-"):
+    if not group:
+        return
+    form_matches(store, group, checked)
+    if group.startswith("sweep-"):
         sweep_panel(store, group)
-    elif group:
-        live_panel(store, group, target)
+    else:
+        live_panel(store, group, checked.target)
+
+
+SHOWN_SETTINGS = {  # TrainConfig field -> (shared setting, label)
+    "dataset": ("dataset", "dataset"),
+    "model": ("model", "model"),
+    "optimizer": ("optimizer", "optimizer"),
+    "sampler": ("sampler", "sampler"),
+    "epochs": ("epochs", "epochs"),
+    "batch_size": ("batch_size", "b"),
+    "noise_multiplier": ("noise_multiplier", "σ"),
+    "clip_norm": ("clip_norm", "C"),
+    "learning_rate": ("learning_rate", "lr"),
+    "seed": ("seed", "seed"),
+    "delta": ("delta", "δ"),
+    "accountant": ("accountant", "accountant"),
+    "canaries": ("canaries", "canaries"),
+}
+
+
+def _as_settings(config: TrainConfig) -> dict:
+    values = {setting: getattr(config, field) for field, (setting, _) in SHOWN_SETTINGS.items()}
+    values["dataset_size"] = config.base_size
+    return values
+
+
+def form_matches(store: SqliteRunStore, group: str, checked: Checked) -> None:
+    """After a reload, or once the form is edited, say plainly when it differs from the run shown."""
+    runs = store.list(sweep_id=group) if group.startswith("sweep-") else store.list(group_id=group)
+    private = [r for r in runs if r.kind == "private"] or runs
+    config = stored_config(private[-1].config) if private else None
+    if config is None or group.startswith("sweep-"):
+        return  # a sweep varies some settings by design; its table lists them
+    shown = _as_settings(config)
+    if checked.config is not None:
+        current = _as_settings(checked.config)
+        differ = [label for field, (setting, label) in SHOWN_SETTINGS.items() if shown[setting] != current[setting]]
+        if shown["dataset_size"] != current["dataset_size"]:
+            differ.append("n")
+    else:
+        differ = ["an invalid input"]
+    if not differ:
+        return
+    left, right = st.columns([4, 1])
+    left.info(
+        f"The form above differs from the run shown below ({', '.join(differ)}): the charts are the stored run's "
+        "settings, the form is what **Train** would launch next.",
+        icon=":material/compare_arrows:",
+    )
+    right.button("Load its settings", key="t_load_settings", on_click=set_values, args=(_as_settings(config),))
 
 
 def _unit(run) -> str:
@@ -238,11 +286,12 @@ def choose_group(store: SqliteRunStore) -> str | None:
             "No runs yet: choose settings and press **Train**. The private run and its baseline train side by side."
         )
         return None
-    current = st.session_state.get("t_group")
-    index = groups.index(current) if current in groups else 0
-    return st.selectbox(
-        "Run pair or sweep", groups, index=index, format_func=lambda g: _group_label(store, g), key="t_view"
-    )
+    seed_from_url("t_view", groups)
+    if "t_view" in st.session_state and st.session_state["t_view"] not in groups:
+        st.session_state.pop("t_view")  # a deleted run: show the newest instead
+    view = st.selectbox("Run pair or sweep", groups, format_func=lambda g: _group_label(store, g), key="t_view")
+    write_url("t_view", view)
+    return view
 
 
 def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:

@@ -49,9 +49,41 @@ def test_changing_noise_changes_epsilon():
 
 
 def test_query_parameters_seed_the_view():
-    at = fresh({"n": "60000", "b": "250", "sigma": "1.2", "epochs": "4", "delta": "1e-5", "acct": "rdp-legacy"})
-    assert epsilon(at) == "0.966"
-    assert fresh({"sigma": "999", "b": "banana"}).sidebar.slider(key="w_budget_noise_multiplier").value == 10.0
+    query = {"dataset": "mnist", "n": "60000", "b": "250", "sigma": "1.2", "epochs": "4", "acct": "rdp-legacy"}
+    assert epsilon(fresh(query)) == "0.966"
+
+
+def test_a_link_value_a_widget_cannot_show_is_named_not_guessed():
+    at = fresh({"sigma": "999", "model": "resnet"})
+    assert not at.exception
+    assert at.sidebar.slider(key="w_budget_noise_multiplier").value == 1.1  # the default, and it says so
+    warnings = " ".join(w.value for w in at.sidebar.warning)
+    assert "sigma='999'" in warnings and "0 to 10" in warnings and "model='resnet'" in warnings
+
+
+def test_a_bad_typed_link_value_is_kept_and_named():
+    at = fresh({"b": "banana"})
+    assert not at.exception
+    assert at.sidebar.text_input(key="w_budget_batch_size").value == "banana"
+    assert at.error[0].value.startswith("**batch size**")
+
+
+def test_dataset_choices_are_trainable_datasets_plus_a_planning_size():
+    from dpviz.datasets import DATASETS
+
+    at = fresh()
+    assert at.sidebar.selectbox(key="w_budget_dataset").options == [
+        *(label for label in (f"{d.label} · {d.train_size:,}" for d in DATASETS.values())),
+        "Custom size (planning only)",
+    ]
+    assert at.sidebar.text_input(key="w_budget_dataset_size").value == "1437"  # digits, the default
+    at.sidebar.selectbox(key="w_budget_dataset").set_value("mnist").run()
+    assert at.sidebar.text_input(key="w_budget_dataset_size").value == "60000"
+    at.sidebar.text_input(key="w_budget_dataset_size").input("70000").run()
+    assert at.error[0].value.startswith("**dataset size**") and "60000" in at.error[0].value
+    at.sidebar.selectbox(key="w_budget_dataset").set_value("custom").run()
+    at.sidebar.text_input(key="w_budget_dataset_size").input("70000").run()
+    assert not at.error and float(epsilon(at)) > 0
 
 
 def test_pld_is_smaller_than_rdp():
@@ -61,13 +93,17 @@ def test_pld_is_smaller_than_rdp():
     assert float(epsilon(at)) < rdp
 
 
-def test_batch_larger_than_dataset_shows_error_and_page_survives():
+def test_batch_larger_than_dataset_shows_error_and_keeps_the_last_results():
     at = fresh()
-    at.sidebar.text_input(key="w_budget_batch_size").input("70000").run()
+    shown = epsilon(at)
+    at.sidebar.text_input(key="w_budget_batch_size").input("7000").run()
     assert not at.exception
-    assert at.error and "batch size" in at.error[0].value and "60000" in at.error[0].value
+    assert at.error and "batch size" in at.error[0].value and "1437" in at.error[0].value
+    assert "last valid settings" in at.error[0].value
+    assert epsilon(at) == shown and len(at.get("plotly_chart")) == 2  # kept, not blanked
+    assert any("Showing the last valid settings" in i.value and "b = 64" in i.value for i in at.info)
     at.sidebar.text_input(key="w_budget_batch_size").input("256").run()
-    assert not at.error and float(epsilon(at)) > 0
+    assert not at.error and float(epsilon(at)) > 0 and epsilon(at) != shown
 
 
 def test_bad_delta_names_the_field():
@@ -81,14 +117,30 @@ def test_zero_noise_is_shown_as_infinite():
     assert not at.exception and epsilon(at) == "∞"
 
 
-def test_target_epsilon_solve_and_apply():
-    at = fresh()
-    at.text_input(key="target_epsilon").input("1").run()
-    at.button(key="calibrate").click().run()
+def test_target_epsilon_solves_at_once_and_applies():
+    at = fresh({"dataset": "mnist", "b": "256"})
+    at.text_input(key="w_budget_target_epsilon").input("1").run()
     assert not at.exception
-    at.button(key="apply_sigma").click().run()
-    assert float(epsilon(at)) <= 1.0
-    assert float(epsilon(at)) > 0.95
+    at.button(key="b_target_apply").click().run()
+    assert 0.95 < float(epsilon(at)) <= 1.0
+    # recomputed for the new sigma: it is now the current one, and the epochs are quoted at it, whole
+    sigma = at.sidebar.slider(key="w_budget_noise_multiplier").value
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Epochs at σ = {sigma:g}:" in text and "whole epochs" in text
+    assert any("This is the current noise multiplier" in c.value for c in at.caption)
+
+
+def test_epoch_budget_is_whole_epochs_and_its_epsilon_is_stated():
+    import re
+
+    at = fresh({"dataset": "mnist", "b": "256", "sigma": "1.1", "epochs": "15"})
+    text = " ".join(m.value for m in at.markdown)
+    found = re.search(r"at most \*\*([\d,]+) whole epochs\*\* fit within ε = 3: ε = \*\*([\d.]+)\*\* after", text)
+    assert found, text
+    whole, eps = int(found.group(1).replace(",", "")), float(found.group(2))
+    assert eps <= 3
+    at.button(key="b_target_apply_epochs").click().run()
+    assert at.sidebar.slider(key="w_budget_epochs").value == whole and float(epsilon(at)) == eps
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "abc", "1e3", "2.5"])
@@ -101,5 +153,5 @@ def test_bad_batch_size_names_the_field(text):
 @pytest.mark.parametrize("text", ["0", "abc", "5000"])
 def test_bad_target_epsilon_names_the_field(text):
     at = fresh()
-    at.text_input(key="target_epsilon").input(text).run()
+    at.text_input(key="w_budget_target_epsilon").input(text).run()
     assert not at.exception and any(e.value.startswith("**target epsilon**") for e in at.error)

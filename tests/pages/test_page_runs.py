@@ -158,3 +158,30 @@ def test_a_damaged_row_is_reported_and_the_others_still_show(filled):
     at = page()
     assert not at.exception and any("cannot be read" in w.value and private in w.value for w in at.warning)
     assert at.caption[0].value.startswith("5 of 5 runs shown")
+
+
+def test_url_round_trip_restores_filters_selection_tab_and_axis(filled):
+    store, (private, baseline), cells = filled
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in {"r_model": ["logreg"], "r_selected": [cells[0], cells[2]], "r_x": "clip_norm"}.items():
+        at.query_params[key] = value
+    at.query_params["chart"] = "Hyperparameter comparison"
+    at.query_params["sigma"] = "2.5"  # the shared settings ride along in every page's URL
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="r_model").value == ["logreg"]
+    assert at.caption[0].value.startswith("4 of 6 runs shown")
+    assert at.multiselect(key="r_selected").value == [cells[0], cells[2]]
+    assert at.selectbox(key="r_x").value == "clip_norm"
+    assert at.tabs[0].label == "Privacy-utility frontier" and at.session_state["chart"] == "Hyperparameter comparison"
+    assert at.query_params["sigma"] in ("2.5", ["2.5"])
+
+
+def test_cancelled_and_failed_runs_are_not_selected_by_default(home):
+    store = SqliteRunStore(home)
+    kept = record_fake(store, SYNTH, "private")
+    for status in ("cancelled", "failed"):
+        run_id = record_fake(store, SYNTH, "private")
+        store.finish(run_id, status, error="stopped")
+    at = page()
+    assert at.multiselect(key="r_selected").value == [kept]

@@ -52,7 +52,7 @@ def test_launch_pair_shows_live_status_and_summary(home):
 
 def test_bad_input_names_the_field_and_starts_nothing(home):
     at = page()
-    at.text_input(key="t_size").input("50").run()  # 50 examples < batch size 128
+    at.sidebar.text_input(key="w_train_dataset_size").input("50").run()  # 50 examples < batch size 128
     assert at.button(key="t_launch").disabled and at.button(key="t_sweep_launch").disabled  # a user cannot click
     assert not at.exception
     assert at.error and "batch size" in at.error[0].value and "50" in at.error[0].value
@@ -125,7 +125,7 @@ def test_a_second_launch_switches_the_view_to_it(home):
 
 def test_canaries_show_their_exposure_beside_the_audit(home):
     at = page()
-    at.text_input(key="t_canaries").input("4").run()
+    at.text_input(key="w_train_canaries").input("4").run()
     at.button(key="t_launch").click().run()
     assert not at.exception and not at.error
     store = SqliteRunStore(home)
@@ -144,43 +144,54 @@ def test_canaries_show_their_exposure_beside_the_audit(home):
 # Every typed input of the Train page: a non-number and an out-of-range number each get an error
 # naming the field and its range, and launching is disabled (the value is never silently replaced).
 BAD_INPUTS = [
-    ("t_lr", "abc", "learning rate"),
-    ("t_lr", "0", "learning rate"),
-    ("t_lr", "1e9", "learning rate"),
-    ("t_lr", "0,5", "learning rate"),
-    ("t_seed", "-1", "seed"),
-    ("t_seed", "1e3", "seed"),
-    ("t_size", "0", "dataset size"),
-    ("t_size", "1e9", "dataset size"),
-    ("t_size", "x", "dataset size"),
-    ("t_target", "-2", "target epsilon"),
-    ("t_target", "abc", "target epsilon"),
-    ("t_canaries", "50", "canaries"),
-    ("t_canaries", "1.5", "canaries"),
+    ("learning_rate", "abc", "learning rate"),
+    ("learning_rate", "0", "learning rate"),
+    ("learning_rate", "1e9", "learning rate"),
+    ("learning_rate", "0,5", "learning rate"),
+    ("seed", "-1", "seed"),
+    ("seed", "1e3", "seed"),
+    ("dataset_size", "0", "dataset size"),
+    ("dataset_size", "1e9", "dataset size"),
+    ("dataset_size", "1e3", "dataset size"),
+    ("dataset_size", "x", "dataset size"),
+    ("batch_size", "0", "batch size"),
+    ("batch_size", "-3", "batch size"),
+    ("batch_size", "abc", "batch size"),
+    ("batch_size", "1e3", "batch size"),
+    ("batch_size", "2.5", "batch size"),
+    ("delta", "abc", "delta"),
+    ("delta", "1", "delta"),
+    ("target_epsilon", "-2", "target epsilon"),
+    ("target_epsilon", "abc", "target epsilon"),
+    ("canaries", "50", "canaries"),
+    ("canaries", "1.5", "canaries"),
 ]
 
 
-@pytest.mark.parametrize("key, text, field", BAD_INPUTS)
-def test_every_bad_input_names_its_field_and_disables_launch(home, key, text, field):
+@pytest.mark.parametrize("name, text, field", BAD_INPUTS)
+def test_every_bad_input_names_its_field_and_disables_launch(home, name, text, field):
     at = page()
-    at.text_input(key=key).input(text).run()
+    before = at.metric[0].value
+    at.text_input(key=f"w_train_{name}").input(text).run()
     assert not at.exception
     assert at.error and at.error[0].value.startswith(f"**{field}**"), [e.value for e in at.error]
     assert at.button(key="t_launch").disabled and at.button(key="t_sweep_launch").disabled
+    if field != "target epsilon":  # the last valid plan stays, marked as not the inputs
+        assert at.metric[0].value == before
+        assert any("last valid settings" in c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("text", ["0", "-3", "abc", "1e3", "2.5"])
-def test_bad_sidebar_batch_size_names_the_field_and_disables_launch(home, text):
+def test_a_custom_size_is_for_planning_only(home):
     at = page()
-    at.sidebar.text_input(key="w_train_batch_size").input(text).run()
-    assert not at.exception and at.error and at.error[0].value.startswith("**batch size**")
+    at.sidebar.selectbox(key="w_train_dataset").set_value("custom").run()
+    assert not at.exception and at.error[0].value.startswith("**dataset**") and "planning" in at.error[0].value
     assert at.button(key="t_launch").disabled
 
 
 def test_typed_values_are_the_values_launched(home):
     at = page()
-    for key, text in (("t_lr", "0.1"), ("t_seed", "7"), ("t_size", "300"), ("t_canaries", "2")):
-        at.text_input(key=key).input(text).run()
+    for name, text in (("learning_rate", "0.1"), ("seed", "7"), ("dataset_size", "300"), ("canaries", "2")):
+        at.text_input(key=f"w_train_{name}").input(text).run()
     at.button(key="t_launch").click().run()
     config = SqliteRunStore(home).list()[0].config
     assert (config["learning_rate"], config["seed"], config["dataset_size"], config["canaries"]) == (0.1, 7, 300, 2)
@@ -192,3 +203,76 @@ def test_a_stored_run_with_unreadable_settings_does_not_break_the_page(home):
     at = page()
     assert not at.exception
     assert any("cannot be read" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("sampler, key", [("poisson", "epsilon"), ("shuffle", "epsilon_no_amplification")])
+def test_pre_launch_epsilon_equals_the_cli_for_the_same_settings_and_n(home, sampler, key):
+    import subprocess
+    import sys
+
+    at = page()
+    at.text_input(key="w_train_canaries").input("2").run()  # n = 1437 + 1 + 4 copies
+    at.selectbox(key="w_train_sampler").set_value(sampler).run()
+    assert not at.exception
+    assert at.metric[1].value == "1,442"
+    cli = subprocess.run(
+        [sys.executable, "-m", "dpviz", "epsilon", "--dataset-size", "1442", "--batch-size", "128"]
+        + ["--noise-multiplier", "1.1", "--epochs", "3", "--delta", "1e-5", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert at.metric[0].value == f"{json.loads(cli.stdout)[key]:.3f}"
+
+
+def test_pre_launch_epsilon_is_the_epsilon_the_run_reports(home):
+    at = page()
+    planned = at.metric[0].value
+    at.button(key="t_launch").click().run()
+    store = SqliteRunStore(home)
+    deadline = time.time() + 30
+    while time.time() < deadline and any(r.active for r in store.list()):
+        time.sleep(0.1)
+    private = next(r for r in store.list() if r.kind == "private")
+    assert f"{private.final['final']['epsilon']:.3f}" == planned
+
+
+def test_url_round_trip_restores_the_form_the_view_and_the_tab(home):
+    at = page()
+    for name, text in (("learning_rate", "0.1"), ("seed", "7"), ("canaries", "2"), ("target_epsilon", "4")):
+        at.text_input(key=f"w_train_{name}").input(text).run()
+    at.selectbox(key="w_train_model").set_value("cnn").run()
+    at.sidebar.slider(key="w_train_noise_multiplier").set_value(2.5).run()
+    at.button(key="t_launch").click().run()
+    view = at.selectbox(key="t_view").value
+    at.button(key="t_launch").click().run()  # a newer pair: the link must still name the first
+    at.selectbox(key="t_view").set_value(view).run()
+    query = dict(at.query_params.items())
+    assert query["lr"] in ("0.1", ["0.1"]) and query["model"] in ("cnn", ["cnn"]) and query["t_view"] in (view, [view])
+    assert query["sigma"] in ("2.5", ["2.5"])
+
+    again = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in query.items():
+        again.query_params[k] = v
+    again.run()
+    assert not again.exception
+    assert again.text_input(key="w_train_learning_rate").value == "0.1"
+    assert again.text_input(key="w_train_seed").value == "7"
+    assert again.text_input(key="w_train_target_epsilon").value == "4"
+    assert again.selectbox(key="w_train_model").value == "cnn"
+    assert again.sidebar.slider(key="w_train_noise_multiplier").value == 2.5
+    assert again.selectbox(key="t_view").value == view
+    assert not any("differs from the run shown" in i.value for i in again.info)
+
+
+def test_a_form_that_differs_from_the_run_shown_says_so_and_can_load_it(home):
+    at = page()
+    at.button(key="t_launch").click().run()
+    fresh = AppTest.from_file(PAGE, default_timeout=60).run()  # a reload without the link: the defaults
+    assert not fresh.exception
+    notice = next(i.value for i in fresh.info if "differs from the run shown" in i.value)
+    assert "epochs" in notice and "b" in notice
+    fresh.button(key="t_load_settings").click().run()
+    assert fresh.sidebar.slider(key="w_train_epochs").value == 3
+    assert fresh.sidebar.text_input(key="w_train_batch_size").value == "128"
+    assert not any("differs from the run shown" in i.value for i in fresh.info)
