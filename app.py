@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dpviz.ui.entry import exposure_notice, resume_deep_link
+from dpviz.ui.runs_state import warm_workers
 
 st.set_page_config(page_title="dpviz · DP-SGD privacy explorer", page_icon="🔒", layout="wide")
 
@@ -13,5 +14,6 @@ PAGES = {
 }
 navigation = st.navigation(list(PAGES.values()))
 exposure_notice()
+warm_workers()  # TensorFlow loads in worker processes, in the background, never here
 resume_deep_link(PAGES)
 navigation.run()

@@ -11,6 +11,7 @@ from dpviz.cli.common import number, open_store
 
 def register(sub) -> None:
     p = sub.add_parser("worker", help="(internal) train queued runs from the store")
+    p.add_argument("--warm", action="store_true", help="load TensorFlow before any run is queued (default: off)")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("runs", help="read the run store")
     runs = p.add_subparsers(dest="runs_command", required=True, parser_class=type(p))
@@ -28,7 +29,7 @@ def register(sub) -> None:
 def cmd_worker(args) -> int:
     from dpviz.runs.worker import run_worker
 
-    run_worker(args.home)
+    run_worker(args.home, warm=args.warm)
     return 0
 
 

@@ -183,9 +183,33 @@ def chart_figure(chart: str, selection: pd.DataFrame, metric_rows=(), *, x: str 
 RUN_COLORS = {"private": "#1f77b4", "baseline": "#7f7f7f"}
 
 
-def training_figure(series: dict[str, dict], metric: str, *, title: str, target: float | None = None) -> go.Figure:
-    """One metric over epochs for a private run and its baseline (series: kind -> store.metrics())."""
+def training_figure(
+    series: dict[str, dict],
+    metric: str,
+    *,
+    title: str,
+    target: float | None = None,
+    traces: dict[str, list] | None = None,
+) -> go.Figure:
+    """One metric over epochs for a private run and its baseline (series: kind -> store.metrics()).
+
+    `traces` (kind -> [(epoch as a fraction, training loss)]) adds the per-step loss, so the chart moves
+    from the first steps instead of after the first epoch.
+    """
     fig = go.Figure()
+    for kind, points in (traces or {}).items():
+        if points:
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in points],
+                    y=[p[1] for p in points],
+                    name=f"{kind} · train loss per step",
+                    mode="lines",
+                    line=dict(color=RUN_COLORS.get(kind), width=1),
+                    opacity=0.45,
+                    hovertemplate="epoch %{x:.3g}<br>train loss %{y:.4g}<extra></extra>",
+                )
+            )
     for kind, metrics in series.items():
         for name, dash in (
             ((f"test_{metric}", "solid"), (f"train_{metric}", "dot"))
@@ -203,6 +227,7 @@ def training_figure(series: dict[str, dict], metric: str, *, title: str, target:
                     name=label,
                     mode="lines+markers",
                     line=dict(color=RUN_COLORS.get(kind), dash=dash),
+                    hovertemplate=f"{label}<br>epoch %{{x}}<br>%{{y:.4g}}<extra></extra>",
                 )
             )
     if target:

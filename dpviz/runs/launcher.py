@@ -82,10 +82,27 @@ def ensure_workers(store: SqliteRunStore) -> int:
     return started
 
 
-def spawn_worker(store: SqliteRunStore) -> int:
+def keep_warm(store: SqliteRunStore) -> int:
+    """Start warm workers (TensorFlow loaded, waiting for runs) up to max_workers(); returns how many started.
+
+    Called when the app starts and on the Train page, so that "Train" does not wait for an import.
+    Does nothing where workers would not stay (a trainer double, DPVIZ_WORKER_IDLE_SECONDS=0).
+    """
+    from dpviz.runs.worker import idle_seconds
+
+    if idle_seconds() <= 0:
+        return 0
+    reap(store)
+    missing = max(0, max_workers() - len(store.worker_pids()))
+    for _ in range(missing):
+        spawn_worker(store, warm=True)
+    return missing
+
+
+def spawn_worker(store: SqliteRunStore, *, warm: bool = False) -> int:
     with open(store.home / "worker.log", "ab") as log:  # the child keeps its own handle
         process = subprocess.Popen(
-            [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker"],
+            [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker", *(["--warm"] if warm else [])],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,

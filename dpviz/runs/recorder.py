@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -9,6 +10,7 @@ from dpviz.runs.store import SqliteRunStore
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
 HEARTBEAT_SECONDS = 0.3
+MAX_TRACE = 400  # per-step loss points kept per run (thinned to every other one beyond)
 
 
 class Recorder:
@@ -16,6 +18,8 @@ class Recorder:
         self.store = store
         self.run_ids = run_ids
         self._last_beat: dict[str, float] = {}
+        self._trace: dict[str, list] = {}
+        self._first: dict[str, tuple[int, float]] = {}  # (step, time) of the first Progress: the step rate
 
     @classmethod
     def open(cls, home, config, kinds) -> Recorder:
@@ -34,11 +38,20 @@ class Recorder:
         run_id = self.run_ids[event.run]
         if isinstance(event, Progress):
             now = time.monotonic()
-            if now - self._last_beat.get(run_id, 0) >= HEARTBEAT_SECONDS or event.step == event.total_steps:
+            trace = self._trace.setdefault(run_id, [])
+            if event.loss is not None and math.isfinite(event.loss):
+                trace.append([event.step, round(event.loss, 5)])
+                if len(trace) > MAX_TRACE:
+                    trace[:] = trace[::2]
+            first_step, first_time = self._first.setdefault(run_id, (event.step, now))
+            beat = now - self._last_beat.get(run_id, 0) >= HEARTBEAT_SECONDS
+            if beat or event.step == event.total_steps or len(trace) <= 2:
                 self._last_beat[run_id] = now
-                self.store.heartbeat(
-                    run_id, {"epoch": event.epoch, "step": event.step, "total_steps": event.total_steps}
-                )
+                progress = {"epoch": event.epoch, "step": event.step, "total_steps": event.total_steps, "trace": trace}
+                if event.step > first_step and now > first_time:
+                    # steps per second since the first step: evaluations included, start-up (imports, tracing) not
+                    progress["steps_per_second"] = (event.step - first_step) / (now - first_time)
+                self.store.heartbeat(run_id, progress)
         elif isinstance(event, EpochMetrics):
             values = {k: v for k, v in event.to_dict().items() if k not in ("run", "epoch")}
             self.store.add_epoch(run_id, event.epoch, values)

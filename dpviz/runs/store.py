@@ -201,6 +201,11 @@ class SqliteRunStore:
         self._check()
         self._schema_ready = True
 
+    def ensure_created(self) -> None:
+        """Create the directory and schema now (a reader never does; a first write or a worker needs them)."""
+        if not self._schema_ready or not self.path.exists():
+            self._prepare()
+
     @contextmanager
     def _transaction(self):
         if not self._schema_ready or not self.path.exists():

@@ -37,6 +37,7 @@ class Progress:
     epoch: int
     step: int
     total_steps: int
+    loss: float | None = None  # mean training loss per example over the steps since the previous Progress
 
 
 @dataclass
@@ -62,7 +63,8 @@ class Trainer(Protocol):
     """Trains one run of a config as `kind` ("private" or "baseline"), yielding its events.
 
     The contract (tests/training/test_trainer_contract.py holds every implementation to it):
-    Progress events as steps finish, one EpochMetrics per epoch of `config.training.run_plan`, then
+    Progress events as steps finish (the first after step 1, each with the mean training loss since
+    the previous one), one EpochMetrics per epoch of `config.training.run_plan`, then
     exactly one Finished, last. A private run's EpochMetrics carry epsilon; a baseline's do not.
     `should_stop` returning True ends the run early with status "cancelled".
     """

@@ -28,13 +28,16 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
                 status = "cancelled"
                 break
             time.sleep(delay)
-            if (i + 1) % progress_every == 0:
-                yield Progress(kind, epoch, steps_done - steps_in_epoch + i + 1, plan[-1][1])
+            step = steps_done - steps_in_epoch + i + 1
+            if step == 1 or (i + 1) % progress_every == 0:
+                yield Progress(kind, epoch, step, plan[-1][1], loss=2.3 * math.exp(-step / plan[-1][1]) + 0.1)
         if status != "completed":
             break
         accuracy = (0.9 if kind == "baseline" else 0.75) * (1 - math.exp(-epoch))
         eps = (
-            compute_epsilon(config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size))
+            compute_epsilon(
+                config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size), config.accountant
+            )
             if kind == "private"
             else None
         )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dpviz.runs.launcher import reap
+from dpviz.runs.launcher import keep_warm, reap
 from dpviz.runs.store import SqliteRunStore, StoreUnavailable, default_home, move_aside
 
 
@@ -19,6 +19,27 @@ def _store(home: str) -> SqliteRunStore:
     store = SqliteRunStore(home)
     reap(store, startup=True)  # rows left running by a previous server's workers
     return store
+
+
+WARM_CHECK_SECONDS = 20.0
+_warm_checked = [0.0]
+
+
+def warm_workers() -> None:
+    """Keep TensorFlow-loaded workers waiting (at most one check every 20 s per server): the app calls
+    this as it starts and the Train page on every run, so "Train" never waits for an import. A store
+    that cannot be used is left to the page to report."""
+    import time
+
+    if time.monotonic() - _warm_checked[0] < WARM_CHECK_SECONDS:
+        return
+    _warm_checked[0] = time.monotonic()
+    try:
+        store = _store(str(default_home()))
+        store.ensure_created()
+        keep_warm(store)
+    except (StoreUnavailable, OSError):
+        pass
 
 
 def _move_aside(home: str) -> None:

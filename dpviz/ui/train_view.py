@@ -27,7 +27,7 @@ from dpviz.training.config import (
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view, target_view
-from dpviz.ui.common import column_config, invalid_banner, seed_from_url, write_url
+from dpviz.ui.common import MODEL_LABELS, column_config, invalid_banner, seed_from_url, write_url
 from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
 from dpviz.validation import ValidationError
 
@@ -342,16 +342,51 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
             with col:
                 _run_status(store, run, series[kind])
         left, middle, right = st.columns(3)
-        left.plotly_chart(figures.training_figure(series, "accuracy", title="Accuracy"), key="acc")
-        middle.plotly_chart(figures.training_figure(series, "loss", title="Loss"), key="loss")
+        name = _task_name(current)
+        left.plotly_chart(figures.training_figure(series, "accuracy", title=f"Accuracy · {name}"), key="acc")
+        middle.plotly_chart(
+            figures.training_figure(series, "loss", title=f"Loss · {name}", traces=_loss_traces(current)), key="loss"
+        )
         private = {k: v for k, v in series.items() if k == "private"}
-        right.plotly_chart(figures.training_figure(private, "epsilon", title="ε spent", target=target), key="eps")
+        right.plotly_chart(
+            figures.training_figure(private, "epsilon", title=f"ε spent · {name}", target=target), key="eps"
+        )
         if current and not any(r.active for r in current.values()):
             _summary(current)
             with st.expander("Privacy audit: membership inference", expanded=True):
                 audit_view.render(current.get("private"), current.get("baseline"), key=group_id)
 
     panel()
+
+
+def _task_name(runs: dict) -> str:
+    """'digits / MLP': what the charts show, for their titles (and so for a screenshot's reader)."""
+    for run in runs.values():
+        config = stored_config(run.config)
+        if config is not None:
+            return f"{DATASETS[config.dataset].label.split(' (')[0]} / {MODEL_LABELS[config.model]}"
+    return "damaged settings"
+
+
+def _loss_traces(runs: dict) -> dict[str, list]:
+    """Each run's per-step training loss, in epochs (step / steps per epoch), for the loss chart."""
+    traces = {}
+    for kind, run in runs.items():
+        config = stored_config(run.config)
+        trace = run.progress.get("trace") or []
+        if config is None or not trace:
+            continue
+        per_epoch = config.privacy.steps_per_epoch
+        traces[kind] = [(step / per_epoch, loss) for step, loss in trace if isinstance(loss, int | float)]
+    return traces
+
+
+def time_left(run) -> float | None:
+    """Seconds of training left at the measured step rate (start-up excluded), or None before it is known."""
+    rate, step, total = (run.progress.get(k) for k in ("steps_per_second", "step", "total_steps"))
+    if run.status != "running" or not rate or not step or not total:
+        return None
+    return max(0.0, (total - step) / rate)
 
 
 def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
@@ -378,8 +413,11 @@ def _run_status(store: SqliteRunStore, run, metrics: dict) -> None:
     last = {name: values[-1][1] for name, values in metrics.items() if values}
     elapsed = ((run.finished_at or time.time()) - run.started_at) if run.started_at else 0.0
     parts = [f"{elapsed:.0f} s elapsed"]
-    if run.status == "running" and step:
-        parts.append(f"~{elapsed * (total_steps - step) / step:.0f} s left")
+    left = time_left(run)
+    if left is not None:
+        parts.append(f"~{left:.0f} s of training left" if left >= 1 else "finishing")
+    elif run.status == "running":
+        parts.append("starting (loading data, compiling the step)")
     if last.get("examples_per_second"):
         parts.append(f"{last['examples_per_second']:,.0f} examples/s")
     st.caption(" · ".join(parts))

@@ -45,6 +45,9 @@ def test_launch_pair_shows_live_status_and_summary(home):
     assert any("privacy costs" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) == 4  # accuracy, loss, epsilon, membership-inference ROC
     assert any(i.value.startswith("The attacker's advantage falls from") for i in at.info)
+    loss = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert loss["layout"]["title"]["text"] == "Loss · Digits / MLP"  # the legend's reader knows the task
+    assert {"private · train loss per step", "baseline · train loss per step"} <= {t["name"] for t in loss["data"]}
     roc = json.loads(at.get("plotly_chart")[3].proto.spec)
     assert roc["layout"]["xaxis"]["type"] == "log" and roc["layout"]["yaxis"]["type"] == "log"
     assert len(at.dataframe[-1].value) == 4  # private and baseline x two attacks
@@ -276,3 +279,14 @@ def test_a_form_that_differs_from_the_run_shown_says_so_and_can_load_it(home):
     assert fresh.sidebar.slider(key="w_train_epochs").value == 3
     assert fresh.sidebar.text_input(key="w_train_batch_size").value == "128"
     assert not any("differs from the run shown" in i.value for i in fresh.info)
+
+
+def test_time_left_comes_from_the_measured_step_rate():
+    from types import SimpleNamespace
+
+    from dpviz.ui.train_view import time_left
+
+    run = SimpleNamespace(status="running", progress={"step": 100, "total_steps": 400, "steps_per_second": 50.0})
+    assert time_left(run) == 6.0
+    assert time_left(SimpleNamespace(status="running", progress={"step": 1, "total_steps": 400})) is None
+    assert time_left(SimpleNamespace(status="completed", progress=run.progress)) is None

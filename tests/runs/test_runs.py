@@ -231,3 +231,42 @@ def test_cancel_sweep_stops_every_run(tmp_path, fake_env, monkeypatch):
     assert wait_for(lambda: any(r.status == "running" for r in store.list(sweep_id=sweep_id)))
     assert launcher.cancel_sweep(store, sweep_id) == 4
     assert wait_for(lambda: all(r.status == "cancelled" for r in store.list(sweep_id=sweep_id)), timeout=15)
+
+
+# ------------------------------------------------------------------ warm workers
+
+
+def test_a_worker_waits_for_more_runs_then_leaves(store, fake_env, monkeypatch):
+    monkeypatch.setenv("DPVIZ_WORKER_IDLE_SECONDS", "3")
+    monkeypatch.setenv("DPVIZ_MAX_WORKERS", "1")
+    first = launcher.submit_pair(store, CONFIG, baseline=False)["private"]
+    assert wait_for(lambda: store.get(first).status == "completed")
+    (worker,) = store.worker_pids()
+    assert launcher.pid_alive(worker)  # idle, trainer loaded, waiting
+    second = launcher.submit_pair(store, CONFIG, baseline=False)["private"]
+    assert wait_for(lambda: store.get(second).status == "completed")
+    assert store.get(second).pid == worker  # the waiting worker took it: no new process, no new import
+    assert wait_for(lambda: not launcher.pid_alive(worker), timeout=15)
+    assert store.worker_pids() == []
+
+
+def test_keep_warm_starts_workers_before_any_run_and_only_where_they_stay(store, fake_env, monkeypatch):
+    monkeypatch.delenv("DPVIZ_WORKER_IDLE_SECONDS", raising=False)
+    assert launcher.keep_warm(store) == 0  # a trainer double: nothing worth keeping warm
+    monkeypatch.setenv("DPVIZ_WORKER_IDLE_SECONDS", "2")
+    store.ensure_created()
+    assert launcher.keep_warm(store) == 2 and len(store.worker_pids()) == 2
+    assert launcher.keep_warm(store) == 0  # already warm
+    assert wait_for(lambda: "warm: ready" in (store.home / "worker.log").read_text())
+    run_id = launcher.submit_pair(store, CONFIG, baseline=False)["private"]
+    assert wait_for(lambda: store.get(run_id).status == "completed")
+    assert wait_for(lambda: store.worker_pids() == [], timeout=15)
+
+
+def test_progress_carries_a_loss_trace_and_a_step_rate(store, fake_env):
+    run_id = launcher.submit_pair(store, CONFIG, baseline=False)["private"]
+    assert wait_for(lambda: store.get(run_id).status == "completed")
+    progress = store.get(run_id).progress
+    steps = [step for step, _ in progress["trace"]]
+    assert steps[0] == 1 and steps == sorted(steps) and progress["steps_per_second"] > 0
+    assert all(loss > 0 for _, loss in progress["trace"])

@@ -54,3 +54,19 @@ def test_should_stop_cancels(trainer):
     events = list(trainer(CONFIG, "private", should_stop=lambda: True))
     assert isinstance(events[-1], Finished) and events[-1].status == "cancelled"
     assert not any(isinstance(e, EpochMetrics) and e.epoch == len(run_plan(CONFIG)) for e in events)
+
+
+def test_progress_starts_at_step_one_with_the_loss_so_far(trainer):
+    progress = [e for e in trainer(CONFIG, "private") if isinstance(e, Progress)]
+    assert progress[0].step == 1  # the first chart point comes after one step, not one epoch
+    assert [p.step for p in progress] == sorted({p.step for p in progress})
+    assert all(p.loss is not None and p.loss > 0 for p in progress)
+
+
+@pytest.mark.parametrize("accountant", ["pld", "rdp-legacy"])
+def test_epsilon_uses_the_configured_accountant(trainer, accountant):
+    from dataclasses import replace
+
+    config = replace(CONFIG, accountant=accountant)
+    finished = list(trainer(config, "private"))[-1]
+    assert finished.final["epsilon"] == pytest.approx(compute_epsilon(config.privacy, accountant).epsilon, rel=1e-9)
