@@ -9,6 +9,7 @@ workers (TensorFlow already loaded, as the app keeps them) and cold ones (starte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -52,10 +53,8 @@ def stop_workers(store: SqliteRunStore) -> None:
 
     pids = store.worker_pids()
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.time() + 30
     while time.time() < deadline and any(pid_alive(pid) for pid in pids):
         time.sleep(0.05)
