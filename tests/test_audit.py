@@ -78,7 +78,22 @@ def test_reading_sentence():
     p, labels = made_up_outputs(400, 2.0, RNG)
     private = run_audit(p[:200], labels[:200], p[200:], labels[200:], delta=1e-5, theoretical_epsilon=2.0)
     text = reading(private, private, 2.0)
-    assert text.startswith("The attacker's advantage falls from") and "theoretical ε = 2" in text
+    assert text.startswith("The attacker's advantage is") and "against both" in text and "theoretical ε = 2" in text
+
+
+@pytest.mark.parametrize(
+    "baseline, private, start",
+    [
+        (0.30, 0.05, "The attacker's advantage falls from 0.30 against the non-private baseline to 0.05"),
+        (0.09, 0.11, "The attacker's advantage is 0.11 against the DP-SGD model and 0.09 against"),  # never "falls"
+        (0.05, 0.40, "The attacker's advantage rises from 0.05"),
+        (0.101, 0.099, "The attacker's advantage is 0.10 against both"),  # equal as printed
+    ],
+)
+def test_the_verb_follows_the_printed_numbers(baseline, private, start):
+    from dpviz.ui.audit_text import _compare
+
+    assert _compare(baseline, private).startswith(start)
 
 
 def test_exposure_ranks_each_canary_among_the_references():

@@ -78,7 +78,23 @@ def figure_bytes(fig: go.Figure, fmt: str, *, width: int = WIDTH, height: int | 
         raise ExportUnavailable(f"{NO_BROWSER} ({err})") from err
 
 
+INTEGER_COLUMNS = ("train_size", "canaries", "batch_size", "seed", "runs", "epoch")
+
+
+def tidy(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as exported: whole-number columns as integers (not 64.0), and no column that is empty in
+    every row (a CSV ending in ',,,')."""
+    table = table.dropna(axis="columns", how="all").copy()
+    for column in INTEGER_COLUMNS:
+        if column in table and pd.api.types.is_numeric_dtype(table[column]):
+            values = table[column].dropna()
+            if (values == values.round()).all():
+                table[column] = table[column].astype("Int64")
+    return table
+
+
 def table_bytes(table: pd.DataFrame, fmt: str) -> bytes:
+    table = tidy(table)
     if fmt == "csv":
         return table.to_csv(index=False).encode()
     if fmt == "json":

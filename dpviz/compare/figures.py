@@ -20,6 +20,7 @@ from dpviz.compare.tables import (
     hyperparameter_data,
     require_hyperparameter,
 )
+from dpviz.plotting import data_range, log_axis, rounded
 from dpviz.training.config import HYPERPARAMETER_LABELS
 from dpviz.validation import require_choice
 
@@ -31,6 +32,7 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h",
 def _hover(frame: pd.DataFrame):
     """customdata + template showing every hyperparameter of a run."""
     data = frame[list(HOVER_FIELDS)].astype(object).where(frame[list(HOVER_FIELDS)].notna(), None).values.tolist()
+    data = [[rounded(v) for v in row] for row in data]
     lines = [f"{name.replace('_', ' ')}: %{{customdata[{i}]}}" for i, name in enumerate(HOVER_FIELDS)]
     return data, "<br>".join(lines) + "<extra></extra>"
 
@@ -52,13 +54,28 @@ def frontier_figure(selection: pd.DataFrame) -> go.Figure:
             go.Scatter(
                 x=finite["epsilon"],
                 y=finite["test_accuracy"],
-                mode="markers",
+                mode="markers+text",
+                text=finite["point_label"],
+                textposition="top center",
+                textfont=dict(size=10),
                 name=f"DP-SGD · {dataset}/{model}",
                 marker=dict(size=11, color=colors[(dataset, model)], line=dict(width=1, color="white")),
                 customdata=customdata,
                 hovertemplate=template,
             )
         )
+        front = finite[finite["pareto"]].sort_values("epsilon")
+        if len(front) >= 2:
+            fig.add_trace(
+                go.Scatter(
+                    x=front["epsilon"],
+                    y=front["test_accuracy"],
+                    mode="lines",
+                    line=dict(color=colors[(dataset, model)], width=2, shape="hv"),
+                    name=f"Pareto front · {dataset}/{model}",
+                    hoverinfo="skip",
+                )
+            )
     for _, row in baselines.iterrows():
         label = f"non-private · {row['dataset']}/{row['model']}: {row['test_accuracy']:.1%}"
         if row["runs"] > 1:
@@ -71,14 +88,14 @@ def frontier_figure(selection: pd.DataFrame) -> go.Figure:
             annotation_position="bottom right",
         )
     fig.update_layout(
-        title="Privacy-utility frontier: test accuracy vs ε",
+        title="Privacy-utility frontier: test accuracy vs ε (line: the Pareto front)",
         xaxis_title="ε (lower is more private)",
         yaxis_title="final test accuracy",
         height=460,
         **_LAYOUT,
     )
     if len(points) and points["epsilon"].max() / max(points["epsilon"].min(), 1e-9) > 20:
-        fig.update_xaxes(type="log")
+        log_axis(fig, "x", *data_range(fig, "x"))
     if points.empty:
         _empty(fig, "No completed private runs in the selection")
     return fig
@@ -164,7 +181,8 @@ def hyperparameter_figure(selection: pd.DataFrame, x: str) -> go.Figure:
     fig.update_yaxes(title_text="ε", row=2, col=1)
     values = points[x].dropna()
     if len(values) and values.min() > 0 and values.max() / values.min() >= 16:
-        fig.update_xaxes(type="log")
+        log_axis(fig, "x", values.min(), values.max(), row=2, col=1)
+        log_axis(fig, "x", values.min(), values.max(), row=1, col=1)
     fig.update_layout(title=f"Accuracy and ε against the {label}", height=560, **_LAYOUT)
     if points.empty:
         _empty(fig, "No completed private runs in the selection")
@@ -267,8 +285,8 @@ def roc_figure(audits: dict[str, dict]) -> go.Figure:
     fig.add_trace(
         go.Scatter(x=[floor, 1], y=[floor, 1], mode="lines", name="chance", line=dict(color="#bbbbbb", dash="dash"))
     )
-    fig.update_xaxes(type="log", title="false positive rate", range=[-3.2, 0])
-    fig.update_yaxes(type="log", title="true positive rate", range=[-3.2, 0])
+    log_axis(fig, "x", 1e-3, 1, title="false positive rate", range=[-3.2, 0])
+    log_axis(fig, "y", 1e-3, 1, title="true positive rate", range=[-3.2, 0])
     fig.update_layout(
         title="Membership inference ROC (log-log)",
         height=420,

@@ -150,7 +150,27 @@ def frontier_data(selection: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
         .reset_index()
     )
-    return points.reset_index(drop=True), baselines
+    points = points.reset_index(drop=True)
+    points["pareto"] = pareto_front(points)
+    varying = [h for h in HYPERPARAMETERS if points[h].nunique() > 1]
+    points["point_label"] = [
+        " ".join(f"{_short(h)}={_fmt(row[h])}" for h in varying) or row["id"][:6] for _, row in points.iterrows()
+    ]
+    return points, baselines
+
+
+def pareto_front(points: pd.DataFrame) -> list[bool]:
+    """Whether each run is on its dataset/model's privacy-utility front: no other run there has both a
+    lower-or-equal epsilon and a higher accuracy (ties in epsilon keep the more accurate run only)."""
+    on_front = [False] * len(points)
+    for _, group in points.groupby(["dataset", "model"], sort=False):
+        best = -math.inf
+        ordered = group.sort_values(["epsilon", "test_accuracy"], ascending=[True, False])
+        for index, accuracy in zip(ordered.index, ordered["test_accuracy"]):
+            if accuracy > best:
+                on_front[points.index.get_loc(index)] = True
+                best = accuracy
+    return on_front
 
 
 def varying_hyperparameter(selection: pd.DataFrame) -> str:
@@ -193,7 +213,7 @@ def chart_table(chart: str, selection: pd.DataFrame, metric_rows=(), *, x: str =
     if chart == "frontier":
         points, baselines = frontier_data(selection)
         lines = baselines.assign(kind="baseline (mean)", id=baselines["ids"]).drop(columns=["ids"])
-        return pd.concat([points[_EXPORT_COLUMNS], lines], ignore_index=True)
+        return pd.concat([points[[*_EXPORT_COLUMNS, "pareto"]], lines], ignore_index=True)
     if chart == "hyperparameter":
         return hyperparameter_data(selection, x)[_EXPORT_COLUMNS + ["others"]]
     if chart == "curves":

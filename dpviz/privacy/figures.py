@@ -7,6 +7,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from dpviz.plotting import data_range, log_axis
 from dpviz.privacy.landscape import Curve, Grid
 
 CURVE_STYLE = {
@@ -48,7 +49,10 @@ def epsilon_curve_figure(curves: list[Curve], *, target_epsilon: float | None = 
         height=380,
     )
     if log_y:
-        fig.update_yaxes(type="log")
+        low, high = data_range(fig, "y")
+        if target_epsilon:
+            low, high = min(low, target_epsilon), max(high, target_epsilon)
+        log_axis(fig, "y", low, high)
     return fig
 
 
@@ -109,7 +113,7 @@ def landscape_figure(grid: Grid, *, current: tuple[float, float] | None = None, 
         height=380,
     )
     if grid.row_name in ("noise_multiplier", "batch_size"):
-        fig.update_yaxes(type="log")
+        log_axis(fig, "y", min(grid.rows), max(grid.rows))
     if grid.column_name == "noise_multiplier":
-        fig.update_xaxes(type="log")
+        log_axis(fig, "x", min(grid.columns), max(grid.columns))
     return fig

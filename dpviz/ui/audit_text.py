@@ -15,8 +15,7 @@ def reading(private: dict | None, baseline: dict | None, theoretical_epsilon: fl
     bound = private["epsilon_lower"]
     theory = f"ε = {theoretical_epsilon:.3g}" if theoretical_epsilon is not None else "no finite ε"
     text = (
-        f"The attacker's advantage falls from {adv(baseline):.2f} against the non-private baseline to "
-        f"{adv(private):.2f} against the DP-SGD model"
+        _compare(adv(baseline), adv(private))
         if baseline
         else f"The attacker's advantage against the DP-SGD model is {adv(private):.2f}"
     )
@@ -30,6 +29,25 @@ def reading(private: dict | None, baseline: dict | None, theoretical_epsilon: fl
             "The guarantee does not hold as configured (check the sampler and the data pipeline)"
         )
     return text + "."
+
+
+def _compare(baseline: float, private: float) -> str:
+    """The verb follows the two numbers as printed: 'falls' only when the printed value falls."""
+    b, p = round(baseline, 2), round(private, 2)
+    if p < b:
+        return (
+            f"The attacker's advantage falls from {b:.2f} against the non-private baseline to {p:.2f} "
+            "against the DP-SGD model"
+        )
+    if p > b:
+        return (
+            f"The attacker's advantage is {p:.2f} against the DP-SGD model and {b:.2f} against the non-private "
+            "baseline: no lower here, since both are within the attack's noise at this size"
+            if p - b <= 0.05
+            else f"The attacker's advantage rises from {b:.2f} against the non-private baseline to {p:.2f} against "
+            "the DP-SGD model"
+        )
+    return f"The attacker's advantage is {p:.2f} against both the non-private baseline and the DP-SGD model"
 
 
 def canary_reading(private: dict | None, baseline: dict | None) -> str:

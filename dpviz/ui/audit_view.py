@@ -7,6 +7,7 @@ import streamlit as st
 
 from dpviz.compare import figures
 from dpviz.ui.audit_text import ATTACK_LABELS, canary_explanation, canary_reading, reading
+from dpviz.ui.common import MISSING
 
 
 def audit_table(audits: dict[str, dict]) -> pd.DataFrame:
@@ -74,6 +75,7 @@ def render(private, baseline, *, key: str) -> None:
     )
     st.dataframe(
         audit_table(audits),
+        placeholder=MISSING,
         hide_index=True,
         width="stretch",
         column_config={
@@ -89,6 +91,7 @@ def render(private, baseline, *, key: str) -> None:
         st.markdown(f"**{canary_reading(audits.get('DP-SGD'), audits.get('non-private baseline'))}**")
         st.dataframe(
             canaries,
+            placeholder=MISSING,
             hide_index=True,
             width="stretch",
             column_config={

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dpviz.validation import ValidationError
 
+MISSING = "—"  # how every table shows a value that does not exist (a baseline's epsilon, a run still going)
 MODEL_LABELS = {"cnn": "CNN (tutorial)", "mlp": "MLP", "logreg": "Logistic regression"}
 SAMPLER_LABELS = {"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}
 

@@ -16,7 +16,7 @@ from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
 from dpviz.training.config import HYPERPARAMETER_LABELS, HYPERPARAMETERS
 from dpviz.ui import audit_view
-from dpviz.ui.common import column_config, seed_from_url, write_url
+from dpviz.ui.common import MISSING, column_config, seed_from_url, write_url
 
 MAX_DEFAULT_SELECTION = 30
 TABLE_COLUMNS = [
@@ -80,7 +80,14 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
 
 def table(shown: pd.DataFrame, total: int) -> None:
     st.caption(f"{len(shown)} of {total} runs shown. ε is for the run's accountant and δ; baselines are non-private.")
-    st.dataframe(shown[TABLE_COLUMNS], hide_index=True, width="stretch", key="r_table", column_config=column_config())
+    st.dataframe(
+        shown[TABLE_COLUMNS],
+        hide_index=True,
+        placeholder=MISSING,
+        width="stretch",
+        key="r_table",
+        column_config=column_config(),
+    )
 
 
 def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:

@@ -27,7 +27,7 @@ from dpviz.training.config import (
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view, target_view
-from dpviz.ui.common import MODEL_LABELS, column_config, invalid_banner, seed_from_url, write_url
+from dpviz.ui.common import MISSING, MODEL_LABELS, column_config, invalid_banner, seed_from_url, write_url
 from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
 from dpviz.validation import ValidationError
 
@@ -316,6 +316,7 @@ def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
         )
         st.dataframe(
             frame[["id", "kind", "status", "progress", *HYPERPARAMETERS, "test_accuracy", "epsilon"]],
+            placeholder=MISSING,
             hide_index=True,
             column_config=column_config(),
         )

@@ -65,7 +65,7 @@ def test_html_is_self_contained_and_holds_the_runs(home):
 def test_data_round_trips_through_pandas(home, chart, fmt):
     _, table, _ = figure_and_table(home, chart)
     back = export.read_table(export.export_bytes(fmt, figure=None, table=table), fmt)
-    assert len(back) == len(table) and list(back.columns) == list(table.columns)
+    assert len(back) == len(table) and list(back.columns) == list(export.tidy(table).columns)
     pd.testing.assert_series_equal(
         back["id" if "id" in back else "run_id"].astype(str),
         table["id" if "id" in table else "run_id"].astype(str),
@@ -148,3 +148,16 @@ def test_an_unwritable_out_is_one_line_naming_the_field(tmp_path, capsys, out):
     assert cli(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --out:")
+
+
+def test_csv_keeps_integers_and_has_no_empty_columns():
+    import pandas as pd
+
+    from dpviz.compare.export import table_bytes
+
+    table = pd.DataFrame(
+        {"id": ["a", "b"], "batch_size": [64.0, None], "noise_multiplier": [1.0, None], "sweep_id": [None, None]}
+    )
+    text = table_bytes(table, "csv").decode()
+    assert text.splitlines() == ["id,batch_size,noise_multiplier", "a,64,1.0", "b,,"]
+    assert [r["batch_size"] for r in json.loads(table_bytes(table, "json"))] == [64, None]

@@ -72,7 +72,7 @@ def test_frontier_has_one_point_per_selected_private_run_and_one_line_per_datase
     assert sorted(points["id"]) == sorted([private, *cells[:3]])
     assert sorted(zip(baselines["dataset"], baselines["model"])) == [("digits", "mlp"), ("synthetic", "logreg")]
     fig = frontier_figure(selection)
-    plotted = sum(len(t.x) for t in fig.data if t.mode == "markers")
+    plotted = sum(len(t.x) for t in fig.data if t.mode.startswith("markers"))
     assert plotted == 4
     lines = [s for s in fig.layout.shapes if s.type == "line"]
     assert len(lines) == 2
@@ -126,3 +126,38 @@ def test_unknown_chart_names_the_field_and_the_choices():
         chart_figure("pie", runs_frame([]))
     assert err.value.field == "chart"
     assert all(name in str(err.value) for name in ("frontier", "curves", "hyperparameter"))
+
+
+def test_pareto_front_keeps_runs_no_other_beats_on_both_counts():
+    import pandas as pd
+
+    from dpviz.compare.tables import pareto_front
+
+    points = pd.DataFrame(
+        {
+            "dataset": ["d"] * 5 + ["e"],
+            "model": ["m"] * 6,
+            "epsilon": [1.0, 2.0, 3.0, 2.5, 2.0, 9.0],
+            "test_accuracy": [0.5, 0.7, 0.8, 0.6, 0.65, 0.1],
+        }
+    )
+    # (2.5, 0.6) is beaten by (2.0, 0.7); (2.0, 0.65) ties on epsilon with a more accurate run; "e" is its own front
+    assert pareto_front(points) == [True, True, True, False, False, True]
+
+
+def test_frontier_draws_the_front_and_labels_points_by_what_varies(tmp_path):
+    store = SqliteRunStore(tmp_path)
+    for sigma in (0.5, 1.0, 2.0):
+        record_fake(
+            store,
+            TrainConfig(dataset="synthetic", dataset_size=300, batch_size=60, epochs=2, noise_multiplier=sigma),
+            "private",
+        )
+    frame = runs_frame(store.list())
+    same = chart_figure("frontier", frame)  # the double's accuracy does not depend on sigma: one run on the front
+    markers = next(t for t in same.data if t.mode == "markers+text")
+    assert sorted(markers.text) == ["σ=0.5", "σ=1", "σ=2"]
+    assert not any(t.name.startswith("Pareto front") for t in same.data)
+    frame["test_accuracy"] = frame["noise_multiplier"].map({0.5: 0.9, 1.0: 0.8, 2.0: 0.6})
+    front = next(t for t in chart_figure("frontier", frame).data if t.name.startswith("Pareto front"))
+    assert list(front.y) == [0.6, 0.8, 0.9]

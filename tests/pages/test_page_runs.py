@@ -55,13 +55,13 @@ def test_lists_runs_and_draws_the_three_charts(filled):
     figures = charts(at)
     assert len(figures) == 4  # frontier, hyperparameter, curves, membership-inference ROC
     frontier = next(f for t, f in figures.items() if t.startswith("Privacy-utility"))
-    assert sum(len(plot_values(t["x"])) for t in frontier["data"] if t.get("mode") == "markers") == 4
+    assert sum(len(plot_values(t["x"])) for t in frontier["data"] if t.get("mode", "").startswith("markers")) == 4
     hyper = next(f for t, f in figures.items() if "against" in t)
     assert at.selectbox(key="r_x").value == "noise_multiplier"  # the one that varies
     assert any(sorted(plot_values(t["x"])) == [0.5, 1.0, 2.0] for t in hyper["data"])
     assert "Best private run" in at.markdown[0].value
     assert at.selectbox(key="r_audit_run").value in cells + [private]
-    assert any(i.value.startswith("The attacker's advantage falls from") for i in at.info)
+    assert any(i.value.startswith("The attacker's advantage ") for i in at.info)
 
 
 def test_filters_narrow_the_table_and_selection(filled):
