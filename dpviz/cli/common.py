@@ -8,6 +8,29 @@ import math
 from dpviz.privacy.labels import format_epsilon
 
 
+@contextlib.contextmanager
+def quiet_stderr(*, enabled: bool = True):
+    """Send file descriptor 2 to /dev/null while TensorFlow loads: its C++ start-up lines ("Could not find
+    cuda drivers", "failed call to cuInit") are written before any log level applies."""
+    import os
+    import sys
+
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def number(value, digits: int = 4) -> str:
     """A figure, or "-" when there is none (None, infinite, NaN)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):

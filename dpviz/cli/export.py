@@ -14,8 +14,8 @@ from dpviz.training.config import HYPERPARAMETERS
 def register(sub) -> None:
     p = sub.add_parser("export", help="write a comparison chart (png, svg, html) or its data (csv, json)")
     p.add_argument("--runs", required=True, help="comma-separated run ids (unique prefixes work), or 'all'")
-    p.add_argument("--chart", choices=CHARTS, required=True)
-    p.add_argument("--x", choices=HYPERPARAMETERS, default="noise_multiplier", help="hyperparameter chart's x axis")
+    p.add_argument("--chart", choices=CHARTS, required=True, help="which comparison chart")
+    p.add_argument("--x", choices=HYPERPARAMETERS, default="noise_multiplier", help="the hyperparameter chart's x axis")
     p.add_argument("--format", choices=FORMATS, default=None, help="default: the --out file's extension")
     p.add_argument("--out", required=True, help="file to write")
     p.set_defaults(func=cmd_export)

@@ -16,8 +16,33 @@ class UsageError(Exception):
     pass
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default (or says it is required, or off unless given)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "%(default)" in text
+            or "default" in text
+            or action.default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        if action.default is None:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line instead of usage plus message."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UsageError(message)
@@ -28,10 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--home", default=None, help="data directory for the run store (default: $DPVIZ_HOME or ~/.dpviz)"
     )
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's and CUDA's own log lines on stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for family in COMMAND_FAMILIES:
         family.register(sub)
     return parser
+
+
+def quiet_libraries(*, verbose: bool) -> None:
+    """Unless `verbose`, keep TensorFlow's C++ and Python logging (e.g. "failed call to cuInit ... (303)" on
+    a machine without a GPU) off stderr; it is set before TensorFlow loads, so it binds."""
+    import os
+
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
 def _positionals(parser: argparse.ArgumentParser) -> set[str]:
@@ -50,6 +87,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        quiet_libraries(verbose=args.verbose)
         if args.home is not None and not args.home.strip():
             raise ValidationError("home", "must be a directory path, got an empty string")
         return args.func(args)

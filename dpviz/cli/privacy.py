@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_epsilon)
 
     p = sub.add_parser("calibrate", help="the noise multiplier that meets a target epsilon")
-    p.add_argument("--target-epsilon", type=float, required=True)
+    p.add_argument("--target-epsilon", type=float, required=True, help="the epsilon the noise must reach")
     _add_privacy_arguments(p, noise=False)
     p.set_defaults(func=cmd_calibrate)
 
@@ -36,9 +36,9 @@ def _add_privacy_arguments(parser: argparse.ArgumentParser, *, noise: bool = Tru
     parser.add_argument("--batch-size", type=int, required=True, help="expected batch size b (q = b/n)")
     if noise:
         parser.add_argument("--noise-multiplier", type=float, required=True, help="sigma: noise std / clip norm")
-    parser.add_argument("--epochs", type=float, required=True)
-    parser.add_argument("--delta", type=float, default=1e-5)
-    parser.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
+    parser.add_argument("--epochs", type=float, required=True, help="passes over the data (steps = ceil(epochs n / b))")
+    parser.add_argument("--delta", type=float, default=1e-5, help="delta of the (epsilon, delta) guarantee")
+    parser.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp", help="dp-accounting's accountant")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

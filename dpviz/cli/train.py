@@ -14,21 +14,32 @@ from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train DP-SGD and its non-private baseline")
-    p.add_argument("--dataset", choices=tuple(DATASETS), default="digits")
-    p.add_argument("--dataset-size", type=int, default=None, help="use the first N training examples (a fixed subset)")
-    p.add_argument("--model", choices=MODELS, default="mlp")
-    p.add_argument("--epochs", type=float, default=5)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--noise-multiplier", type=float, default=1.0)
-    p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--learning-rate", type=float, default=0.25)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    p.add_argument("--momentum", type=float, default=0.0)
-    p.add_argument("--sampler", choices=SAMPLERS, default="poisson")
-    p.add_argument("--mode", choices=("pair", "private", "baseline"), default="pair")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--delta", type=float, default=1e-5)
-    p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp")
+    p.add_argument(
+        "--dataset",
+        choices=tuple(DATASETS),
+        default="digits",
+        help="digits and synthetic work offline; the rest download",
+    )
+    p.add_argument(
+        "--dataset-size", type=int, default=None, help="use the first N training examples (default: the whole split)"
+    )
+    p.add_argument("--model", choices=MODELS, default="mlp", help="the network trained, private and baseline alike")
+    p.add_argument("--epochs", type=float, default=5, help="passes over the data (steps = ceil(epochs n / b))")
+    p.add_argument("--batch-size", type=int, default=64, help="expected batch size b (Poisson: q = b/n)")
+    p.add_argument("--noise-multiplier", type=float, default=1.0, help="sigma: noise std / clip norm; 0: no privacy")
+    p.add_argument("--clip-norm", type=float, default=1.0, help="C: each example's gradient is clipped to this norm")
+    p.add_argument("--learning-rate", type=float, default=0.25, help="greater than 0, at most 100")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="the optimizer both runs use")
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum, from 0 to below 1")
+    p.add_argument(
+        "--sampler", choices=SAMPLERS, default="poisson", help="batch sampling; epsilon assumes poisson (see README)"
+    )
+    p.add_argument(
+        "--mode", choices=("pair", "private", "baseline"), default="pair", help="train DP-SGD, its baseline, or both"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seeds the data order, the model and the noise")
+    p.add_argument("--delta", type=float, default=1e-5, help="delta of the (epsilon, delta) guarantee")
+    p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp", help="dp-accounting's accountant for epsilon")
     p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
     p.add_argument(
         "--canaries",
@@ -40,6 +51,9 @@ def register(sub) -> None:
         ),
     )
     p.add_argument("--json", action="store_true", help="one JSON object a line: each epoch, then a summary per run")
+    p.add_argument(
+        "--roc", action="store_true", help="with --json: keep the audit's ROC points in the summaries (bulky)"
+    )
     p.add_argument("--store", action="store_true", help="record the run(s) in the run store (see --home)")
     p.set_defaults(func=cmd_train)
 
@@ -48,6 +62,18 @@ def config_from_args(args) -> TrainConfig:
     """Every flag named as a TrainConfig field is that field; `--no-audit` turns the audit off."""
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     return TrainConfig(**settings, audit=not args.no_audit)
+
+
+def without_roc(summary: dict) -> dict:
+    """A run's summary without the audit's ROC point arrays (thousands of numbers); the AUC and rates stay."""
+    audit = summary.get("audit")
+    if not audit:
+        return summary
+    attacks = {
+        name: {k: v for k, v in attack.items() if k not in ("roc_fpr", "roc_tpr")}
+        for name, attack in audit.get("attacks", {}).items()
+    }
+    return {**summary, "audit": {**audit, "attacks": attacks}}
 
 
 def cmd_train(args) -> int:
@@ -60,8 +86,13 @@ def cmd_train(args) -> int:
         recorder = Recorder.open(args.home, config, kinds)
         resume_queue(recorder.store)
     from dpviz.audit import exposure_summary
+    from dpviz.cli.common import quiet_stderr
     from dpviz.training.data import DatasetUnavailable
-    from dpviz.training.engine import EpochMetrics, Finished, train, train_pair
+
+    with quiet_stderr(enabled=not args.verbose):  # TensorFlow's C++ start-up lines ignore its log level
+        from dpviz.training.engine import EpochMetrics, Finished, train, train_pair, visible_devices
+
+        visible_devices()
 
     try:
         events = train_pair(config) if args.mode == "pair" else train(config, args.mode)
@@ -90,6 +121,8 @@ def cmd_train(args) -> int:
                 }
                 if recorder:
                     summary["run_id"] = recorder.run_ids[event.run]
+                if args.json and not args.roc:
+                    summary = without_roc(summary)
                 if args.json:
                     print(json.dumps(summary), flush=True)
                 else:

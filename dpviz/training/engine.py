@@ -78,6 +78,11 @@ def configure_threads(intra_op: int) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(max(1, int(intra_op)))
 
 
+def visible_devices() -> list:
+    """The devices TensorFlow sees (initialising them: the moment CUDA reports a missing driver)."""
+    return tf.config.list_physical_devices()
+
+
 def device_name() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     return f"GPU ({gpus[0].name})" if gpus else "CPU"
