@@ -4,6 +4,7 @@ numbers on hover rounded to four significant digits (plain Python: no streamlit)
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import plotly.graph_objects as go
 
@@ -53,8 +54,11 @@ def data_range(fig: go.Figure, axis: str) -> tuple[float, float]:
     """The smallest and largest positive finite value any trace draws on `axis`."""
     values = []
     for trace in fig.data:
-        for v in getattr(trace, axis, None) or ():
-            if isinstance(v, int | float) and v > 0 and math.isfinite(v):
+        drawn = getattr(trace, axis, None)
+        if drawn is None:
+            continue
+        for v in list(drawn):  # a list, a tuple or a numpy array
+            if isinstance(v, Real) and not isinstance(v, bool) and v > 0 and math.isfinite(v):
                 values.append(float(v))
     return (min(values), max(values)) if values else (math.nan, math.nan)
 

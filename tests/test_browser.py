@@ -5,10 +5,12 @@ with the settings, a real (tiny) DP-SGD training pair, the Runs page's downloads
 Screenshots go to $DPVIZ_SCREENSHOTS (`make screenshots` writes the README's into docs/).
 """
 
+import contextlib
 import io
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +82,11 @@ def server(tmp_path):
             raise RuntimeError((tmp_path / "streamlit.log").read_text()[-2000:])
         time.sleep(0.2)
     yield url
+    from dpviz.runs.store import SqliteRunStore
+
+    for pid in SqliteRunStore(tmp_path / "home").worker_pids():  # the warm workers the app started
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -101,11 +108,13 @@ def browser(tmp_path):
 
 
 def idle(page, timeout=60_000):
-    """Wait until Streamlit has finished the current run (no 'Running...' status widget)."""
+    """Wait until Streamlit has finished the current run (no 'Running...' status widget); no page may
+    show an exception at any point of the walk."""
     page.wait_for_timeout(300)
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"stStatusWidget\"]').length === 0", timeout=timeout
     )
+    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
 
 
 def download(page, button) -> bytes:
@@ -127,6 +136,14 @@ def epsilon(page) -> str:
     return page.get_by_test_id("stMetric").filter(has_text="ε (epsilon)").get_by_test_id("stMetricValue").inner_text()
 
 
+def report(folder, what: str, seconds: float) -> None:
+    """A figure the closing note quotes: printed (pytest -s) and kept in timings.txt beside the screenshots."""
+    line = f"{what}: {seconds:.2f} s"
+    print(line)
+    with open(Path(folder) / "timings.txt", "a") as f:
+        f.write(line + "\n")
+
+
 def shoot(page, name, folder):
     folder = Path(os.environ.get("DPVIZ_SCREENSHOTS") or folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,11 +162,20 @@ def test_dashboard_end_to_end(server, browser, tmp_path):
 
 
 def walk_through(page, server, browser, tmp_path):
+    from playwright.sync_api import expect
 
     # 0. a deep link is the very first request of a fresh server: it still gets the app's navigation
     page.goto(f"{server}/runs")
     page.get_by_text("No runs stored yet").wait_for()
     assert page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").count() == 1
+
+    # 0b. the app started warm workers in the background (TensorFlow loads there, never in the server);
+    # the timings below are taken once they are ready, as a user finds them after the first few seconds
+    log = tmp_path / "home" / "worker.log"
+    deadline = time.time() + 90
+    while time.time() < deadline and (not log.exists() or log.read_text().count("warm: ready") < 2):
+        time.sleep(0.2)
+    assert log.read_text().count("warm: ready") == 2
 
     # 1. home: the noise multiplier moves epsilon; PLD is tighter than RDP
     # Streamlit sends a slider's value a moment after the last key press (debounced), so each step
@@ -162,6 +188,10 @@ def walk_through(page, server, browser, tmp_path):
     slider.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
+    pressed, shown = time.perf_counter(), epsilon(page)
+    while epsilon(page) == shown and time.perf_counter() - pressed < 30:  # what the user sees change
+        page.wait_for_timeout(20)
+    report(tmp_path, "slider -> epsilon", time.perf_counter() - pressed)
     page.get_by_text("σ·C = 1.2 is added").wait_for()
     idle(page)
     after = float(epsilon(page))
@@ -186,12 +216,23 @@ def walk_through(page, server, browser, tmp_path):
     # 3. Train: a tiny digits pair with the real engine, progress, both curves, completed
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Train").click()
     page.get_by_role("button", name="Train private + baseline").wait_for()
+    assert "sigma=1.2" in page.url and "acct=pld" in page.url  # the same settings, in this page's URL too
+
+    # 3a. a bad learning rate is named, and nothing can be launched until it is fixed
+    rate = page.get_by_test_id("stTextInput").filter(has_text="Learning rate").locator("input")
+    rate.fill("0")
+    rate.press("Enter")
+    error = page.get_by_test_id("stAlertContentError").first
+    error.wait_for()
+    assert "learning rate" in error.inner_text().lower() and "> 0" in error.inner_text()
+    expect(page.get_by_role("button", name="Train private + baseline")).to_be_disabled()
+    rate.fill("0.25")
+    rate.press("Enter")
+    expect(page.get_by_role("button", name="Train private + baseline")).to_be_enabled()
     epochs = page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_role("slider")
     epochs.focus()
     page.keyboard.press("Home")
     page.keyboard.press("ArrowRight")  # 2 epochs
-    from playwright.sync_api import expect
-
     expect(page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_test_id("stSliderThumbValue")).to_have_text(
         "2"
     )
@@ -201,13 +242,35 @@ def walk_through(page, server, browser, tmp_path):
     batch.fill("64")
     batch.press("Enter")
     idle(page)
+    planned = page.get_by_test_id("stMetric").filter(has_text="ε this run will report")
+    planned = planned.get_by_test_id("stMetricValue").inner_text()
+    page.wait_for_timeout(3000)  # the warm workers the app started have loaded TensorFlow by now
+    idle(page)  # a click while the page still runs waits for that run: time the click alone
     page.get_by_role("button", name="Train private + baseline").click()
+    clicked, clicked_at = time.perf_counter(), time.time()
+    page.get_by_test_id("stPlotlyChart").get_by_text("private · train loss per step").first.wait_for(timeout=60_000)
+    report(tmp_path, "click -> first chart point", time.perf_counter() - clicked)
+    from dpviz.runs.store import SqliteRunStore
+
+    private = next(r for r in SqliteRunStore(tmp_path / "home").list() if r.kind == "private")
+    report(tmp_path, "  of which click -> queued", private.created_at - clicked_at)
+    report(tmp_path, "  of which queued -> claimed by a worker", (private.started_at or 0) - private.created_at)
+
+    # 3c. a reload mid-run shows the form of the run being displayed (the URL holds both)
+    page.reload()
+    page.get_by_role("button", name="Train private + baseline").wait_for()
+    idle(page)
+    expect(page.get_by_test_id("stSlider").filter(has_text="Epochs").get_by_test_id("stSliderThumbValue")).to_have_text(
+        "2"
+    )
+    assert page.get_by_text("differs from the run shown").count() == 0
+    assert "t_view=" in page.url
     step = page.get_by_text(re.compile(r"^step \d+/\d+$")).first
-    step.wait_for(timeout=60_000)
-    first_seen = step.inner_text()  # the workers need a few seconds to load TensorFlow: this is early
     page.get_by_text("privacy costs").wait_for(timeout=180_000)
+    summary = page.get_by_test_id("stAlertContentSuccess").first.inner_text()
+    assert f"ε = {planned} " in summary, (planned, summary)  # the epsilon shown before launch is the one reported
     done, total = step.inner_text().split()[1].split("/")
-    assert done == total and first_seen != step.inner_text()  # the progress bar moved to the end
+    assert done == total  # the progress bar reached the end
     accuracy = page.get_by_test_id("stPlotlyChart").first
     for name in ("private · test accuracy", "baseline · test accuracy"):
         assert accuracy.get_by_text(name).count() >= 1
@@ -257,7 +320,9 @@ def walk_through(page, server, browser, tmp_path):
     batch.press("Enter")
     error = page.get_by_test_id("stAlertContentError").first
     error.wait_for()
-    assert "batch size" in error.inner_text().lower() and "60000" in error.inner_text().replace(",", "")
+    assert "batch size" in error.inner_text().lower() and "1437" in error.inner_text().replace(",", "")
+    assert page.get_by_text("Showing the last valid settings").count() == 1  # the results stay, marked
+    assert epsilon(page) != ""
     batch.fill("256")
     batch.press("Enter")
     page.get_by_test_id("stMetricValue").first.wait_for()

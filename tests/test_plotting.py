@@ -43,3 +43,26 @@ def test_the_landscape_noise_axis_labels_0_3_as_0_3():
 
 def test_hover_numbers_have_four_significant_digits():
     assert rounded(0.123456789) == 0.1235 and rounded(1234.5678) == 1235.0 and rounded(7) == 7 and rounded("x") == "x"
+
+
+def test_data_range_reads_numpy_arrays_and_a_wide_frontier_gets_log_ticks():
+    import numpy as np
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from dpviz.compare.figures import frontier_figure
+    from dpviz.plotting import data_range
+
+    fig = go.Figure([go.Scatter(x=np.array([0.383, 7.932, 1.558]), y=[1, 2, 3]), go.Scatter(x=None, y=[1])])
+    assert data_range(fig, "x") == (0.383, 7.932)
+    rows = [
+        dict(id=f"r{i}", kind="private", status="completed", dataset="digits", model="mlp", epsilon=e, test_accuracy=a)
+        for i, (e, a) in enumerate([(0.2, 0.5), (8.0, 0.7)])
+    ]
+    from dpviz.compare.figures import HOVER_FIELDS
+
+    frame = pd.DataFrame([{**dict.fromkeys(HOVER_FIELDS), **r} for r in rows])
+    for name in ("noise_multiplier", "clip_norm", "batch_size", "epochs", "learning_rate"):
+        frame[name] = [1.0, 2.0]
+    axis = json.loads(frontier_figure(frame).to_json())["layout"]["xaxis"]
+    assert axis["type"] == "log" and axis["ticktext"][0] == "0.2" and axis["ticktext"][-1] == "5"

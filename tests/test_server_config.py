@@ -28,3 +28,8 @@ def test_the_sidebar_warns_when_the_server_is_reachable_from_other_machines(monk
     at = AppTest.from_file("../app.py", default_timeout=60)
     at.run()
     assert any("anyone who can reach it" in w.value for w in at.sidebar.warning)
+
+
+def test_no_traceback_reaches_the_browser():
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"

@@ -89,12 +89,17 @@ def cmd_train(args) -> int:
     from dpviz.cli.common import quiet_stderr
     from dpviz.training.data import DatasetUnavailable
 
-    with quiet_stderr(enabled=not args.verbose):  # TensorFlow's C++ start-up lines ignore its log level
-        from dpviz.training.engine import EpochMetrics, Finished, train, train_pair, visible_devices
-
-        visible_devices()
-
     try:
+        with quiet_stderr(enabled=not args.verbose):  # TensorFlow's C++ start-up lines ignore its log level
+            from dpviz.training import engine
+
+            getattr(engine, "visible_devices", list)()  # CUDA reports a missing driver here, while stderr is closed
+        EpochMetrics, Finished, train, train_pair = (
+            engine.EpochMetrics,
+            engine.Finished,
+            engine.train,
+            engine.train_pair,
+        )
         events = train_pair(config) if args.mode == "pair" else train(config, args.mode)
         failed = False
         for event in events:

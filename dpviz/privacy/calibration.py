@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import dp_accounting
 from dp_accounting.mechanism_calibration import NoBracketIntervalFoundError
 
-from dpviz.privacy.accountant import create_accountant, dpsgd_event
+from dpviz.privacy.accountant import create_accountant, dpsgd_event, rdp_epsilon, searched_rdp_epsilon
 from dpviz.privacy.params import MAX_EPOCHS, PrivacyParams, steps_for
 from dpviz.validation import ValidationError, require_float
 
@@ -34,6 +34,28 @@ def _calibrate(accountant: str, make_event, target_epsilon: float, delta: float,
         bracket_interval=bracket,
         **options,
     )
+
+
+def _is_rdp(name: str) -> bool:
+    return create_accountant(name).versus_rdp in ("same", "looser")
+
+
+def _rdp_noise(name: str, q: float, steps: int, target_epsilon: float, delta: float) -> float:
+    """Noise that reaches the target under dp-accounting's RDP, searched on its per-step RDP.
+
+    RDP composes additively, so epsilon after `steps` is dp-accounting's conversion of steps x the
+    per-step RDP; each probe evaluates only the orders near the optimum (`searched_rdp_epsilon`, never
+    below the full search), which makes this ~5x faster than composing afresh at every probe.
+    Raises ValueError when the bracket does not contain the target.
+    """
+    from scipy.optimize import brentq
+
+    legacy = create_accountant(name).legacy
+    gap = lambda s: searched_rdp_epsilon(q, s, steps, delta, legacy=legacy)[0] - target_epsilon  # noqa: E731
+    low, high = SIGMA_SEARCH
+    if not (gap(low) > 0 > gap(high)):
+        raise ValueError("target outside the bracket")
+    return brentq(gap, low, high, xtol=1e-5) + 1e-4  # a hair above the root: at or below the target
 
 
 def calibrate_noise(
@@ -92,7 +114,10 @@ def calibrate_noise(
         )
 
     try:
-        sigma = calibrate(search, dp_accounting.ExplicitBracketInterval(*SIGMA_SEARCH))
+        if _is_rdp(search):
+            sigma = _rdp_noise(search, q, steps, target_epsilon, delta)
+        else:
+            sigma = calibrate(search, dp_accounting.ExplicitBracketInterval(*SIGMA_SEARCH))
     except (NoBracketIntervalFoundError, ValueError):
         raise unreachable() from None
     checked_by = search
@@ -159,9 +184,17 @@ def max_epochs(
     q, sigma, delta = probe.sampling_probability, probe.noise_multiplier, probe.delta
 
     def fits(name: str, steps: int) -> bool:
+        if _is_rdp(name):  # RDP composes additively: dp-accounting's conversion of steps x its per-step RDP
+            return rdp_epsilon(q, sigma, steps, delta, legacy=create_accountant(name).legacy)[0] <= target_epsilon
         return _epsilon(name, dpsgd_event(q, sigma, steps), delta) <= target_epsilon
 
     def calibrate(name: str, lower: int, upper: int) -> int:
+        """The most steps in [lower, upper] that fit (`lower` fits)."""
+        if _is_rdp(name):
+            while upper - lower > 1:
+                middle = (lower + upper) // 2
+                lower, upper = (middle, upper) if fits(name, middle) else (lower, middle)
+            return upper if fits(name, upper) else lower
         bracket = dp_accounting.ExplicitBracketInterval(lower, upper)
         return int(
             _calibrate(name, lambda k: dpsgd_event(q, sigma, int(k)), target_epsilon, delta, bracket, discrete=True)

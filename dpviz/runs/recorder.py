@@ -43,12 +43,13 @@ class Recorder:
                 trace.append([event.step, round(event.loss, 5)])
                 if len(trace) > MAX_TRACE:
                     trace[:] = trace[::2]
-            first_step, first_time = self._first.setdefault(run_id, (event.step, now))
+            # the rate counts from step 1: the step-0 point comes before the step is compiled
+            first_step, first_time = self._first.setdefault(run_id, (event.step, now)) if event.step else (0, now)
             beat = now - self._last_beat.get(run_id, 0) >= HEARTBEAT_SECONDS
             if beat or event.step == event.total_steps or len(trace) <= 2:
                 self._last_beat[run_id] = now
                 progress = {"epoch": event.epoch, "step": event.step, "total_steps": event.total_steps, "trace": trace}
-                if event.step > first_step and now > first_time:
+                if first_step and event.step > first_step and now > first_time:
                     # steps per second since the first step: evaluations included, start-up (imports, tracing) not
                     progress["steps_per_second"] = (event.step - first_step) / (now - first_time)
                 self.store.heartbeat(run_id, progress)

@@ -5,6 +5,7 @@ Keras' loaders (and with them TensorFlow) are imported only for mnist, fashion_m
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,9 @@ def load(name: str, dataset_size: int | None = None) -> Data:
     )
 
 
+@functools.lru_cache(maxsize=1)
 def _digits():
+    """Read once per process (callers copy what they keep); a warm worker reads it before any run."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -203,6 +203,9 @@ def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]
 # ---------------------------------------------------------------- training loop
 
 
+START_SAMPLE = 1024  # training examples the step-0 loss is measured on
+
+
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), EVAL_BATCH):
@@ -308,6 +311,8 @@ def train(
     x_train, y_train = data.x_train, data.y_train
 
     window = [0.0, 0]  # loss sum and examples since the last Progress: the per-step loss trace
+    # Step 0: the untrained model's training loss, before the step is compiled: the chart's first point.
+    yield Progress(kind, 1, 0, total_steps, loss=evaluate(model, x_train[:START_SAMPLE], y_train[:START_SAMPLE])[0])
 
     for epoch, step, idx in batches(config, len(x_train)):
         if epoch != current_epoch:
@@ -372,7 +377,13 @@ def probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """One tiny private and baseline step: a warm worker pays TensorFlow's first-use costs before any run."""
+    """One tiny private and baseline step, and the offline data read: a warm worker pays TensorFlow's and
+    scikit-learn's first-use costs (about 2 s to import sklearn here) before any run."""
+    import sklearn.linear_model  # noqa: F401 - the audit's learned attack
+
+    from dpviz.training.data import load
+
+    load("digits")
     model = build_model("mlp", (8, 8, 1), seed=0)
     dp = DPSGD(model, clip_norm=1.0, noise_multiplier=1.0, expected_batch_size=4, seed=0)
     x, y = tf.zeros((4, 8, 8, 1), tf.float32), tf.zeros((4,), tf.int32)

@@ -63,9 +63,10 @@ class Trainer(Protocol):
     """Trains one run of a config as `kind` ("private" or "baseline"), yielding its events.
 
     The contract (tests/training/test_trainer_contract.py holds every implementation to it):
-    Progress events as steps finish (the first after step 1, each with the mean training loss since
-    the previous one), one EpochMetrics per epoch of `config.training.run_plan`, then
-    exactly one Finished, last. A private run's EpochMetrics carry epsilon; a baseline's do not.
+    Progress events as steps finish (first a step-0 one with the untrained model's training loss, then
+    one after step 1, each with the mean training loss since the previous one), one EpochMetrics per
+    epoch of `config.training.run_plan`, then exactly one Finished, last. A private run's EpochMetrics
+    carry epsilon; a baseline's do not.
     `should_stop` returning True ends the run early with status "cancelled".
     """
 

@@ -22,6 +22,7 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
     plan = run_plan(config)
     last = None
     status = "completed"
+    yield Progress(kind, 1, 0, plan[-1][1], loss=2.4)
     for epoch, steps_done, steps_in_epoch in plan:
         for i in range(steps_in_epoch):
             if should_stop():

@@ -31,7 +31,7 @@ from dpviz.ui.common import MISSING, MODEL_LABELS, column_config, invalid_banner
 from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
 from dpviz.validation import ValidationError
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -84,20 +84,26 @@ def build_config(values: dict) -> TrainConfig:
     )
 
 
-def before_launch(checked: Checked) -> None:
+@st.cache_data(max_entries=256, show_spinner=False)
+def _plan(params, accountant: str):
+    """The pre-launch guarantee, cached on the settings (a rerun that changes nothing costs nothing)."""
+    return explore_params(params, accountant)
+
+
+def before_launch(checked: Checked):
     """What the run will spend, before it is launched: its accountant, its real n (canaries counted) and
     its sampler's guarantee. The last valid plan stays visible, marked, while an input is invalid."""
     config = checked.config
     if config is None:
         last = st.session_state.get("t_last_valid")
         if last is None:
-            return
+            return None
         config = last
         st.caption("Below: the last valid settings, not those typed above.")
     else:
         st.session_state["t_last_valid"] = config
     with st.expander("Privacy before launch: what this run will spend", expanded=True):
-        view = explore_params(config.privacy, config.accountant)
+        view = _plan(config.privacy, config.accountant)
         r = view.report
         guarantee = r.epsilon if config.sampler == "poisson" else r.epsilon_no_amplification
         extra = sum(config.canary_copies)
@@ -127,6 +133,12 @@ def before_launch(checked: Checked) -> None:
             st.warning(r.note, icon="🔎")
         for warning in view.warnings:
             st.warning(warning)
+    return view
+
+
+def target_helper(view) -> None:
+    """The Budget page's solver at the Train page's settings (drawn last: PLD calibrates for seconds)."""
+    if view is not None:
         target_view.render(view, key="t_target_helper", with_input=False)
 
 

@@ -155,3 +155,18 @@ def test_bad_target_epsilon_names_the_field(text):
     at = fresh()
     at.text_input(key="w_budget_target_epsilon").input(text).run()
     assert not at.exception and any(e.value.startswith("**target epsilon**") for e in at.error)
+
+
+def test_url_round_trip_reproduces_the_view():
+    at = fresh()
+    at.sidebar.selectbox(key="w_budget_dataset").set_value("mnist").run()
+    at.sidebar.text_input(key="w_budget_batch_size").input("512").run()
+    at.sidebar.slider(key="w_budget_noise_multiplier").set_value(1.7).run()
+    at.sidebar.radio(key="w_budget_accountant").set_value("pld").run()
+    at.text_input(key="w_budget_target_epsilon").input("2").run()
+    shown = epsilon(at)
+    again = fresh(dict(at.query_params.items()))
+    assert not again.exception and epsilon(again) == shown
+    assert again.sidebar.selectbox(key="w_budget_dataset").value == "mnist"
+    assert again.sidebar.text_input(key="w_budget_batch_size").value == "512"
+    assert again.text_input(key="w_budget_target_epsilon").value == "2"

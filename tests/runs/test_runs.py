@@ -135,6 +135,7 @@ def test_worker_runs_a_pair_end_to_end(tmp_path, fake_env):
 def test_real_training_worker_end_to_end(tmp_path, monkeypatch):
     """The real engine in a real worker process, on a tiny synthetic job."""
     monkeypatch.delenv("DPVIZ_TRAINER", raising=False)
+    monkeypatch.setenv("DPVIZ_WORKER_IDLE_SECONDS", "0")  # leave once the queue is empty, instead of staying warm
     store = SqliteRunStore(tmp_path)
     config = TrainConfig(dataset="synthetic", dataset_size=200, batch_size=50, epochs=1, model="logreg")
     run_id = store.create_run(config=config.to_dict(), kind="private")
@@ -268,5 +269,5 @@ def test_progress_carries_a_loss_trace_and_a_step_rate(store, fake_env):
     assert wait_for(lambda: store.get(run_id).status == "completed")
     progress = store.get(run_id).progress
     steps = [step for step, _ in progress["trace"]]
-    assert steps[0] == 1 and steps == sorted(steps) and progress["steps_per_second"] > 0
+    assert steps[:2] == [0, 1] and steps == sorted(steps) and progress["steps_per_second"] > 0
     assert all(loss > 0 for _, loss in progress["trace"])
