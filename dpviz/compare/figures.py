@@ -183,7 +183,9 @@ def hyperparameter_figure(selection: pd.DataFrame, x: str) -> go.Figure:
     if len(values) and values.min() > 0 and values.max() / values.min() >= 16:
         log_axis(fig, "x", values.min(), values.max(), row=2, col=1)
         log_axis(fig, "x", values.min(), values.max(), row=1, col=1)
-    fig.update_layout(title=f"Accuracy and ε against the {label}", height=560, **_LAYOUT)
+    tasks = sorted({f"{d}/{m}" for d, m in zip(points["dataset"], points["model"])})
+    where = f" · {tasks[0]}" if len(tasks) == 1 else ""  # several tasks: the legend names each
+    fig.update_layout(title=f"Accuracy and ε against the {label}{where}", height=560, **_LAYOUT)
     if points.empty:
         _empty(fig, "No completed private runs in the selection")
     return fig
