@@ -262,10 +262,22 @@ def training_figure(
     return fig
 
 
-def roc_figure(audits: dict[str, dict]) -> go.Figure:
-    """Membership-inference ROC curves on log-log axes (low FPR is where privacy is decided)."""
+def roc_figure(audits: dict[str, dict], bound=None) -> go.Figure:
+    """Membership-inference ROC curves on log-log axes (low FPR is where privacy is decided), with
+    `bound` (privacy.attack_bounds.AttackBounds): the most the DP-SGD run's guarantee lets any attack reach."""
     fig = go.Figure()
     floor = 1e-4
+    if bound is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[max(v, floor) for v in bound.fpr],
+                y=[max(v, floor) for v in bound.tpr],
+                mode="lines",
+                name="DP-SGD guarantee: no attack above this",
+                line=dict(color="#d62728", width=2),
+                hovertemplate="FPR %{x:.3g}<br>TPR at most %{y:.3g}<extra>bound</extra>",
+            )
+        )
     for label, audit in audits.items():
         kind = "private" if label.startswith("DP-SGD") else "baseline"
         for name, dash in (("loss_threshold", "solid"), ("learned", "dot")):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from dpviz.privacy.accountant import EpsilonReport, compute_epsilon
+from dpviz.privacy.attack_bounds import AttackBounds, attack_bounds
 from dpviz.privacy.calibration import EpochBudget, calibrate_noise, max_epochs
 from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS, format_epsilon
 from dpviz.privacy.landscape import Curve, Grid, batch_noise_grid, epsilon_curves, noise_epochs_grid
@@ -30,6 +31,11 @@ class BudgetView:
             return []
         chosen = tuple(name for name in ACCOUNTANTS if name != "pld" or self.report.accountant == "pld")
         return epsilon_curves(self.params, chosen)
+
+    @cached_property
+    def attack_bounds(self) -> AttackBounds | None:
+        """What the guarantee rules out for any membership-inference attack (None without noise)."""
+        return attack_bounds(self.params)
 
     @cached_property
     def landscape(self) -> Grid:

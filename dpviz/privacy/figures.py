@@ -117,3 +117,27 @@ def landscape_figure(grid: Grid, *, current: tuple[float, float] | None = None, 
     if grid.column_name == "noise_multiplier":
         log_axis(fig, "x", min(grid.columns), max(grid.columns))
     return fig
+
+
+def attack_bound_figure(bounds, *, title: str = "The most any membership-inference attack can achieve") -> go.Figure:
+    """The guarantee's trade-off curve on log axes: no attack's ROC can rise above it."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=list(bounds.fpr),
+            y=list(bounds.tpr),
+            mode="lines",
+            name="upper bound from the guarantee",
+            line=dict(color="#d62728", width=2),
+            hovertemplate="FPR %{x:.3g}<br>TPR at most %{y:.3g}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=[1e-5, 1], y=[1e-5, 1], mode="lines", name="chance", line=dict(color="#bbbbbb", dash="dash"))
+    )
+    log_axis(fig, "x", 1e-5, 1, title="false positive rate", range=[-5, 0])
+    log_axis(fig, "y", 1e-5, 1, title="true positive rate (at most)", range=[-5, 0])
+    fig.update_layout(
+        title=title, height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25)
+    )
+    return fig

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dpviz.compare import figures
+from dpviz.privacy.attack_bounds import attack_bounds
+from dpviz.training.config import stored_config
 from dpviz.ui.audit_text import ATTACK_LABELS, canary_explanation, canary_reading, reading
 from dpviz.ui.common import MISSING
 
@@ -48,6 +51,35 @@ def canary_table(audits: dict[str, dict]) -> pd.DataFrame:
     )
 
 
+def _versus_bound(audit: dict | None, bound) -> str:
+    """Whether the measured ROC points stay under the bound: said as it is, not assumed."""
+    if not audit:
+        return ""
+    above = 0
+    for attack in audit["attacks"].values():
+        limit = np.interp(attack["roc_fpr"], bound.fpr, bound.tpr)
+        above += int(np.sum(np.asarray(attack["roc_tpr"]) > limit + 1e-9))
+    if not above:
+        return "The measured attacks on the DP-SGD model sit below it."
+    return (
+        f"{above} measured ROC point(s) lie above it: with {audit['members']:,} members the measured curve is "
+        "noisy, most at low FPR; a consistent excess would mean the run leaks more than its guarantee claims."
+    )
+
+
+def _sampler(run) -> str | None:
+    config = stored_config(run.config) if run is not None else None
+    return config.sampler if config else None
+
+
+def _bound(private):
+    """The attack bound of the private run's own settings (its real n, steps and sampler)."""
+    config = stored_config(private.config) if private is not None else None
+    if config is None:
+        return None
+    return attack_bounds(config.privacy, sampler=config.sampler)
+
+
 def render(private, baseline, *, key: str) -> None:
     """`private`/`baseline`: Run records (baseline may be None); draws nothing without an audit."""
     audits = {}
@@ -63,7 +95,14 @@ def render(private, baseline, *, key: str) -> None:
     if sentence:
         (st.warning if sentence.startswith("Warning") else st.info)(sentence)
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures.roc_figure(audits), key=f"roc_{key}")
+    bound = _bound(private)
+    left.plotly_chart(figures.roc_figure(audits, bound), key=f"roc_{key}")
+    if bound is not None:
+        left.caption(
+            f"Red: the most any attack can reach under this run's guarantee ({bound.profile.upper()} privacy profile"
+            f"{', no amplification: shuffled batches' if _sampler(private) == 'shuffle' else ''}); "
+            f"TPR ≤ {bound.tpr_at[0.01]:.1%} at FPR 1%. " + _versus_bound(audits.get("DP-SGD"), bound)
+        )
     first = next(iter(audits.values()))
     right.markdown(
         f"**{first['members']:,} members** (training examples) against **{first['nonmembers']:,} non-members** "

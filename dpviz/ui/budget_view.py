@@ -77,9 +77,32 @@ def metrics(view: BudgetView) -> None:
         st.warning(warning)
 
 
+def attack_risk(view: BudgetView) -> None:
+    """The guarantee read as the strongest membership-inference attack it rules out."""
+    bounds = view.attack_bounds
+    if bounds is None:
+        return
+    st.info(f"**What this rules out.** {bounds.sentence()}", icon=":material/shield:")
+    with st.expander("Attack-risk bounds: TPR at a given FPR, and the trade-off curve"):
+        left, right = st.columns([1, 2])
+        left.dataframe(
+            {
+                "false-positive rate": [f"{f:.1%}" for f in bounds.tpr_at],
+                "highest true-positive rate": [f"{t:.2%}" for t in bounds.tpr_at.values()],
+            },
+            hide_index=True,
+        )
+        left.caption(
+            f"Highest advantage (TPR − FPR): {bounds.advantage:.2%}. From the accountant's whole privacy profile "
+            f"δ(ε) ({bounds.profile.upper()}), read as hypothesis tests (Kairouz et al. 2015): valid for any attack."
+        )
+        right.plotly_chart(figures.attack_bound_figure(bounds), key="attack_bound")
+
+
 def render(view: BudgetView, values: dict) -> None:
     metrics(view)
     st.markdown(privacy_statement(view, clip_norm=values["clip_norm"]))
+    attack_risk(view)
 
     left, right = st.columns(2)
     with left:

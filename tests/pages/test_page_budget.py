@@ -170,3 +170,12 @@ def test_url_round_trip_reproduces_the_view():
     assert again.sidebar.selectbox(key="w_budget_dataset").value == "mnist"
     assert again.sidebar.text_input(key="w_budget_batch_size").value == "512"
     assert again.text_input(key="w_budget_target_epsilon").value == "2"
+
+
+def test_states_the_attack_it_rules_out_with_its_tradeoff_curve():
+    at = fresh({"dataset": "mnist", "b": "256", "sigma": "1.1", "epochs": "15"})
+    sentence = next(i.value for i in at.info if "What this rules out" in i.value)
+    assert "true-positive rate above 2.1% at a 1% false-positive rate" in sentence
+    curve = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "membership-inference" in c.proto.spec)
+    assert curve["layout"]["xaxis"]["type"] == "log" and curve["layout"]["yaxis"]["type"] == "log"
+    assert not any("What this rules out" in i.value for i in fresh({"sigma": "0"}).info)  # no noise: nothing

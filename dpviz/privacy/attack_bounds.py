@@ -1,0 +1,118 @@
+"""The most any membership-inference attack can achieve against a DP-SGD run, from its guarantee.
+
+An attack that guesses "member" is a hypothesis test between neighbouring datasets. If training is
+(ε, δ)-DP, every test's false-positive rate α and true-positive rate satisfy (Kairouz, Oh and
+Viswanath 2015, Theorem 2.1)
+
+    TPR <= e^ε α + δ      and      TPR <= 1 - e^-ε (1 - δ - α).
+
+A run meets these for every ε of its privacy profile δ(ε) at once, so the bound is the minimum over
+a grid of ε of both lines, with δ(ε) from dp-accounting's PLD (`get_delta`, a pessimistic upper
+bound): each line is a valid bound, so a coarse grid can only make the result looser, never lower
+than the truth. Where PLD would be too costly (`Pld.affordable`), RDP's δ(ε) is used, also valid.
+No library offers this reading of a profile (dp-accounting gives δ(ε); jax-privacy's auditing
+bounds measured attacks), so it is written once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from dp_accounting.pld import pld_privacy_accountant
+from dp_accounting.rdp import rdp_privacy_accountant
+
+from dpviz.privacy.accountant import NEIGHBOURS, ORDERS, REGISTRY, dpsgd_event, pld_value_discretization, rdp_epsilon
+from dpviz.privacy.params import PrivacyParams
+
+FPR_POINTS = (0.001, 0.01, 0.1)
+EPSILON_GRID_POINTS = 160
+CURVE_FPR = np.geomspace(1e-5, 1.0, 121)
+
+
+@dataclass(frozen=True)
+class AttackBounds:
+    """Upper bounds on membership inference for one setting (TPR at given FPRs, advantage TPR - FPR)."""
+
+    tpr_at: dict[float, float]  # FPR -> the highest TPR any attack can reach
+    advantage: float  # the highest TPR - FPR any attack can reach
+    fpr: tuple[float, ...]  # the trade-off curve, for a chart
+    tpr: tuple[float, ...]
+    profile: str  # "pld" or "rdp": whose δ(ε) it reads
+
+    def sentence(self) -> str:
+        return (
+            f"No membership-inference attack can identify a training example with a true-positive rate above "
+            f"{self.tpr_at[0.01]:.1%} at a 1% false-positive rate (chance: 1%), nor gain more than "
+            f"{self.advantage:.1%} advantage (TPR − FPR) at any threshold."
+        )
+
+
+def tpr_bound(fpr, epsilons: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+    """The highest TPR at each false-positive rate under every (ε, δ(ε)) pair given."""
+    alpha = np.atleast_1d(np.asarray(fpr, dtype=float))[:, None]
+    eps, delta = np.asarray(epsilons, dtype=float)[None, :], np.asarray(deltas, dtype=float)[None, :]
+    with np.errstate(over="ignore"):
+        upper = np.minimum(np.exp(eps) * alpha + delta, 1 - np.exp(-eps) * (1 - delta - alpha))
+    return np.clip(upper.min(axis=1), alpha[:, 0], 1.0)
+
+
+def advantage_bound(epsilons: np.ndarray, deltas: np.ndarray) -> float:
+    """The highest TPR - FPR: for one (ε, δ) pair it is (e^ε - 1 + 2δ) / (e^ε + 1), at the lines' crossing;
+    the smallest over the profile bounds every attack (the curve's own maximum can only be lower)."""
+    eps, delta = np.asarray(epsilons, dtype=float), np.asarray(deltas, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        per_pair = np.where(np.isfinite(np.exp(eps)), (np.expm1(eps) + 2 * delta) / (np.exp(eps) + 1), 1.0)
+    return float(min(1.0, np.nanmin(per_pair)))
+
+
+@lru_cache(maxsize=512)
+def _profile(q: float, noise_multiplier: float, steps: int) -> tuple[np.ndarray, np.ndarray, str]:
+    event = dpsgd_event(q, noise_multiplier, steps)
+    top = rdp_epsilon(q, noise_multiplier, steps, 1e-12)[0]  # beyond it δ(ε) < 1e-12: nothing left to bound
+    epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
+    if REGISTRY["pld"].affordable(noise_multiplier, steps):
+        interval = pld_value_discretization(0.7 * rdp_epsilon(q, noise_multiplier, steps, 1e-5)[0], steps)
+        accountant = pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=interval)
+        name = "pld"
+    else:
+        accountant, name = rdp_privacy_accountant.RdpAccountant(ORDERS, NEIGHBOURS), "rdp"
+    accountant.compose(event)
+    deltas = np.array([min(1.0, float(accountant.get_delta(e))) for e in epsilons])
+    return epsilons, deltas, name
+
+
+def attack_bounds(params: PrivacyParams, *, sampler: str = "poisson") -> AttackBounds | None:
+    """What the guarantee of `params` rules out; None when there is none (no noise).
+
+    Args:
+      params: validated DP-SGD settings (add/remove-one neighbours).
+      sampler: "poisson" reads the amplified guarantee; "shuffle" the one without amplification (each
+        example in one batch per pass: `params.passes` Gaussian steps).
+
+    Returns:
+      `AttackBounds`: TPR at FPR 0.1 %, 1 % and 10 %, the advantage, and the trade-off curve.
+    """
+    if params.noise_multiplier == 0:
+        return None
+    if sampler == "shuffle":
+        epsilons, deltas, name = _profile(1.0, params.noise_multiplier, params.passes)
+    else:
+        epsilons, deltas, name = _profile(params.sampling_probability, params.noise_multiplier, params.steps)
+    at = tpr_bound(FPR_POINTS, epsilons, deltas)
+    curve = tpr_bound(CURVE_FPR, epsilons, deltas)
+    return AttackBounds(
+        tpr_at={f: float(t) for f, t in zip(FPR_POINTS, at)},
+        advantage=advantage_bound(epsilons, deltas),
+        fpr=tuple(float(f) for f in CURVE_FPR),
+        tpr=tuple(float(t) for t in curve),
+        profile=name,
+    )
+
+
+def gaussian_tradeoff(fpr, mu: float) -> np.ndarray:
+    """The exact trade-off of one Gaussian mechanism (μ-GDP): TPR = Φ(Φ⁻¹(FPR) + μ). For tests and captions."""
+    from scipy.stats import norm
+
+    return norm.cdf(norm.ppf(np.asarray(fpr, dtype=float)) + mu)
