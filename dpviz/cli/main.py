@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dpviz.cli import export, privacy, runs, train
+from dpviz.cli import export, privacy, runs, statement, train
 from dpviz.validation import ValidationError
 
 EXIT_USAGE = 2
-COMMAND_FAMILIES = (privacy, train, runs, export)
+COMMAND_FAMILIES = (privacy, statement, train, runs, export)
 
 
 class UsageError(Exception):
@@ -33,7 +33,7 @@ class _HelpFormatter(argparse.HelpFormatter):
         if isinstance(action, argparse._StoreTrueAction):
             return f"{text} (default: off)"
         if action.default is None:
-            return text
+            return f"{text} (default: none)"
         return f"{text} (default: %(default)s)"
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from dpviz.cli.common import epsilon
-from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS, SAMPLERS
 
 
 def register(sub) -> None:
@@ -39,6 +39,13 @@ def _add_privacy_arguments(parser: argparse.ArgumentParser, *, noise: bool = Tru
     parser.add_argument("--epochs", type=float, required=True, help="passes over the data (steps = ceil(epochs n / b))")
     parser.add_argument("--delta", type=float, default=1e-5, help="delta of the (epsilon, delta) guarantee")
     parser.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp", help="dp-accounting's accountant")
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="poisson",
+        help="how batches are drawn: poisson (add/remove-one), fixed (without replacement, replace-one, RDP), "
+        "shuffle (no amplification)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -59,8 +66,10 @@ def cmd_epsilon(args) -> int:
             return 1
     else:
         report = compute_epsilon(params, args.accountant)
+    if args.sampler != "poisson":
+        return _other_sampler(params, args, report)
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print(json.dumps({**report.to_dict(), "sampler": "poisson", "neighboring_relation": "add/remove-one"}))
         return 0
     print(f"epsilon = {epsilon(report.epsilon)} at delta = {report.delta:g}  [{_bound_label(report)}]")
     print(f"steps = {report.steps}, sampling probability q = {report.sampling_probability:.6g} (Poisson sampling)")
@@ -68,6 +77,24 @@ def cmd_epsilon(args) -> int:
         f"without sampling amplification (fixed shuffled batches): epsilon = {epsilon(report.epsilon_no_amplification)}"
     )
     for line in ([report.note] if report.note else []) + params.warnings():
+        print(f"note: {line}")
+    return 0
+
+
+def _other_sampler(params, args, report) -> int:
+    """epsilon for fixed-size or shuffled batches: that sampler's own guarantee."""
+    from dpviz.privacy.samplers import guarantee
+
+    g = guarantee(params, args.sampler, args.accountant, report=report)
+    if args.json:
+        print(json.dumps({**g.to_dict(), "steps": report.steps, "sampling_probability": report.sampling_probability}))
+        return 0
+    print(
+        f"epsilon = {epsilon(g.epsilon)} at delta = {g.delta:g}  [{args.sampler} sampling, "
+        f"{g.neighboring_relation} neighbours, {ACCOUNTANT_LABELS.get(g.accountant, g.accountant)}]"
+    )
+    print(f"steps = {report.steps}" + (f", batches of exactly {params.batch_size}" if args.sampler == "fixed" else ""))
+    for line in ([g.note] if g.note else []) + params.warnings():
         print(f"note: {line}")
     return 0
 
@@ -88,6 +115,7 @@ def cmd_calibrate(args) -> int:
         epochs=args.epochs,
         target_delta=args.delta,
         accountant=args.accountant,
+        sampler=args.sampler,
     )
     if args.json:
         print(
@@ -96,7 +124,9 @@ def cmd_calibrate(args) -> int:
                     "noise_multiplier": sigma,
                     "target_epsilon": args.target_epsilon,
                     "target_delta": args.delta,
-                    "accountant": args.accountant,
+                    "accountant": "rdp" if args.sampler == "fixed" else args.accountant,
+                    "sampler": args.sampler,
+                    "neighboring_relation": "replace-one" if args.sampler == "fixed" else "add/remove-one",
                     "dataset_size": args.dataset_size,
                     "batch_size": args.batch_size,
                     "epochs": args.epochs,
@@ -106,7 +136,8 @@ def cmd_calibrate(args) -> int:
     else:
         print(
             f"noise multiplier = {sigma:.4f} reaches epsilon <= {args.target_epsilon:g} "
-            f"at delta = {args.delta:g} ({args.accountant})"
+            f"at delta = {args.delta:g} ({'rdp' if args.sampler == 'fixed' else args.accountant}, "
+            f"{args.sampler} sampling)"
         )
     return 0
 

@@ -32,7 +32,10 @@ def register(sub) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="the optimizer both runs use")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum, from 0 to below 1")
     p.add_argument(
-        "--sampler", choices=SAMPLERS, default="poisson", help="batch sampling; epsilon assumes poisson (see README)"
+        "--sampler",
+        choices=SAMPLERS,
+        default="poisson",
+        help="poisson (add/remove-one), fixed (b distinct per step, replace-one) or shuffle (no amplification)",
     )
     p.add_argument(
         "--mode", choices=("pair", "private", "baseline"), default="pair", help="train DP-SGD, its baseline, or both"

@@ -13,8 +13,9 @@ import dp_accounting
 from dp_accounting.mechanism_calibration import NoBracketIntervalFoundError
 
 from dpviz.privacy.accountant import create_accountant, dpsgd_event, rdp_epsilon, searched_rdp_epsilon
+from dpviz.privacy.labels import SAMPLERS
 from dpviz.privacy.params import MAX_EPOCHS, PrivacyParams, steps_for
-from dpviz.validation import ValidationError, require_float
+from dpviz.validation import ValidationError, require_choice, require_float
 
 SIGMA_SEARCH = (1e-3, 100.0)  # noise multipliers searched; beyond 100 dp-accounting's RDP plateaus, then reads 0
 
@@ -58,6 +59,35 @@ def _rdp_noise(name: str, q: float, steps: int, target_epsilon: float, delta: fl
     return brentq(gap, low, high, xtol=1e-5) + 1e-4  # a hair above the root: at or below the target
 
 
+def _calibrate_fixed(probe: PrivacyParams, target_epsilon: float) -> float:
+    """dp-accounting's calibration of SampledWithoutReplacement steps under its RDP, replace-one."""
+    from dp_accounting.rdp import rdp_privacy_accountant
+
+    from dpviz.privacy.accountant import ORDERS
+    from dpviz.privacy.samplers import REPLACE_ONE, fixed_epsilon, fixed_event
+
+    n, b, steps, delta = probe.dataset_size, probe.batch_size, probe.steps, probe.delta
+    try:
+        sigma = dp_accounting.calibrate_dp_mechanism(
+            lambda: rdp_privacy_accountant.RdpAccountant(ORDERS, REPLACE_ONE),
+            lambda s: dp_accounting.SelfComposedDpEvent(fixed_event(n, b, s), steps),
+            target_epsilon,
+            delta,
+            bracket_interval=dp_accounting.ExplicitBracketInterval(*SIGMA_SEARCH),
+            tol=1e-4,
+        )
+    except (NoBracketIntervalFoundError, ValueError):
+        sigma = math.nan
+    achieved = fixed_epsilon(probe.replace(noise_multiplier=float(sigma))) if math.isfinite(sigma) else math.nan
+    if not 0 < achieved <= target_epsilon:
+        raise ValidationError(
+            "target_epsilon",
+            f"{target_epsilon:g} cannot be certified for fixed-size sampling with a noise multiplier in "
+            f"[{SIGMA_SEARCH[0]:g}, {SIGMA_SEARCH[1]:g}] at these settings",
+        )
+    return float(sigma)
+
+
 def calibrate_noise(
     *,
     target_epsilon: float,
@@ -66,6 +96,7 @@ def calibrate_noise(
     epochs: float,
     target_delta: float,
     accountant: str = "rdp",
+    sampler: str = "poisson",
 ) -> float:
     """The smallest noise multiplier whose epsilon stays within a target, as dp-accounting calibrates it.
 
@@ -76,6 +107,8 @@ def calibrate_noise(
       epochs: passes over the data (steps = ceil(epochs n / b)).
       target_delta: delta, strictly between 0 and 1.
       accountant: an accountant name from `labels.ACCOUNTANTS`.
+      sampler: "poisson"; "fixed" (without replacement, replace-one: dp-accounting's RDP, whatever the
+        accountant); "shuffle" (no amplification: ceil(epochs) Gaussian passes).
 
     Returns:
       The noise multiplier sigma (to dp-accounting's tolerance of 1e-4), between 0.001 and 100. Its
@@ -87,10 +120,22 @@ def calibrate_noise(
         target_epsilon) a target no noise multiplier in [0.001, 100] certifies, with the range that is.
     """
     target_epsilon = require_float("target_epsilon", target_epsilon, minimum=0.0, exclusive_minimum=True)
+    require_choice("sampler", sampler, SAMPLERS)
     spec = create_accountant(accountant)
     probe = PrivacyParams(
         dataset_size=dataset_size, batch_size=batch_size, noise_multiplier=1.0, epochs=epochs, delta=target_delta
     )
+    if sampler == "shuffle":  # q = 1 for ceil(epochs) steps: each pass a Gaussian mechanism
+        return calibrate_noise(
+            target_epsilon=target_epsilon,
+            dataset_size=1,
+            batch_size=1,
+            epochs=probe.passes,
+            target_delta=target_delta,
+            accountant=accountant,
+        )
+    if sampler == "fixed":
+        return _calibrate_fixed(probe, target_epsilon)
     q, steps, delta = probe.sampling_probability, probe.steps, probe.delta
 
     def calibrate(name: str, bracket) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 ACCOUNTANTS = ("rdp", "pld", "rdp-legacy")
+SAMPLERS = ("poisson", "fixed", "shuffle")  # privacy/samplers: each with its own guarantee
 ACCOUNTANT_LABELS = {
     "rdp": "RDP (dp-accounting, fast)",
     "pld": "PLD (dp-accounting, tight)",

@@ -8,13 +8,12 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from dpviz.datasets import DATASETS
-from dpviz.privacy.labels import ACCOUNTANTS
+from dpviz.privacy.labels import ACCOUNTANTS, SAMPLERS
 from dpviz.privacy.params import PrivacyParams
 from dpviz.validation import ValidationError, require_choice, require_float, require_int
 
 MODELS = ("cnn", "mlp", "logreg")
 OPTIMIZERS = ("sgd", "adam")
-SAMPLERS = ("poisson", "shuffle")
 KINDS = ("private", "baseline")
 MAX_SYNTHETIC = 1_000_000
 MAX_CANARIES = 20

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from dpviz.privacy.accountant import compute_epsilon
+from dpviz.privacy.samplers import reported_epsilons
 from dpviz.training.config import TrainConfig, run_plan
 from dpviz.training.data import Data, for_config
 from dpviz.training.divergence import DivergenceWatch
@@ -29,7 +29,9 @@ from dpviz.training import ghost  # noqa: E402
 
 EVAL_BATCH = 1024
 ASSUMPTIONS = {  # what a private run's reported epsilon rests on, by sampler
-    "poisson": "Poisson sampling, as the accountant assumes",
+    "poisson": "Poisson sampling, as the accountant assumes (add/remove-one neighbours)",
+    "fixed": "fixed-size batches drawn without replacement at every step: epsilon is dp-accounting's RDP for "
+    "sampling without replacement, under replace-one neighbours",
     "shuffle": "shuffled fixed-size batches: the reported epsilon assumes Poisson sampling and does not strictly "
     "apply; epsilon_no_amplification is the guarantee without sampling amplification",
 }
@@ -187,6 +189,7 @@ def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]
 
     Poisson: each example joins each step independently with probability q; an epoch is
     ceil(n / b) steps and the run is ceil(epochs n / b) steps, as the accountant counts them.
+    Fixed: b distinct examples drawn uniformly at every step (without replacement within a step).
     Shuffle: a new permutation each epoch cut into batches of b (the last one smaller).
     """
     rng = np.random.default_rng(config.seed)
@@ -195,7 +198,12 @@ def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]
     for epoch, _, steps_in_epoch in run_plan(config):
         order = rng.permutation(n) if config.sampler == "shuffle" else None
         for i in range(steps_in_epoch):
-            idx = np.flatnonzero(rng.random(n) < b / n) if order is None else order[i * b : (i + 1) * b]
+            if config.sampler == "fixed":
+                idx = np.sort(rng.choice(n, size=b, replace=False))
+            elif order is None:
+                idx = np.flatnonzero(rng.random(n) < b / n)
+            else:
+                idx = order[i * b : (i + 1) * b]
             step += 1
             yield epoch, step, idx
 
@@ -244,8 +252,7 @@ class EpochTally:
         if self.kind == "private":
             c = self.config
             spent = c.privacy.replace(epochs=steps_done * c.batch_size / len(self.data.x_train))
-            report = compute_epsilon(spent, c.accountant)
-            eps, eps_na = report.epsilon, report.epsilon_no_amplification
+            eps, eps_na = reported_epsilons(spent, c.sampler, c.accountant)
         metrics = EpochMetrics(
             run=self.kind,
             epoch=epoch,

@@ -10,7 +10,7 @@ import math
 import os
 import time
 
-from dpviz.privacy.accountant import compute_epsilon
+from dpviz.privacy.samplers import reported_epsilons
 from dpviz.training.config import run_plan
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
@@ -36,8 +36,10 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
             break
         accuracy = (0.9 if kind == "baseline" else 0.75) * (1 - math.exp(-epoch))
         eps = (
-            compute_epsilon(
-                config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size), config.accountant
+            reported_epsilons(
+                config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size),
+                config.sampler,
+                config.accountant,
             )
             if kind == "private"
             else None
@@ -49,11 +51,11 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
             accuracy,
             1.6 / epoch,
             accuracy - 0.02,
-            eps.epsilon if eps else None,
+            eps[0] if eps else None,
             1000.0,
             time.perf_counter() - start,
             steps_done,
-            eps.epsilon_no_amplification if eps else None,
+            eps[1] if eps else None,
         )
         yield last
     audit = _audit(config, kind, last.epsilon if last else None) if status == "completed" and config.audit else None

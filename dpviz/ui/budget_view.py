@@ -6,10 +6,11 @@ import streamlit as st
 
 from dpviz.privacy import figures
 from dpviz.privacy.budget import BudgetView, explore, privacy_statement
-from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, SAMPLERS, format_epsilon
+from dpviz.privacy.statement import statement
 from dpviz.training.config import require_dataset_size
 from dpviz.ui import target_view
-from dpviz.ui.common import invalid_banner
+from dpviz.ui.common import SAMPLER_LABELS, invalid_banner, statement_downloads
 from dpviz.ui.settings import CUSTOM, DATASET_LABELS, parse_delta, parse_target
 from dpviz.validation import ValidationError
 
@@ -77,6 +78,28 @@ def metrics(view: BudgetView) -> None:
         st.warning(warning)
 
 
+def samplers(view: BudgetView) -> None:
+    """The three samplers' guarantees side by side, each with its neighbouring relation."""
+    if view.params.noise_multiplier == 0:
+        return
+    st.markdown("**The guarantee depends on how batches are drawn:**")
+    cols = st.columns(3)
+    for col, sampler in zip(cols, SAMPLERS):
+        g = view.guarantees[sampler]
+        col.metric(
+            SAMPLER_LABELS[sampler],
+            format_epsilon(g.epsilon),
+            help=f"{g.neighboring_relation} neighbours; {ACCOUNTANT_LABELS.get(g.accountant, g.accountant)}"
+            + (f"; {g.note}" if g.note else ""),
+        )
+    st.caption(
+        "Poisson: every example joins each step with probability q (what DP-SGD's analysis assumes). Fixed-size: "
+        "b distinct examples at every step, dp-accounting's RDP for sampling without replacement under "
+        "replace-one neighbours (a stronger notion of neighbour, so a larger ε). Shuffled epochs: no "
+        "amplification. The Train page trains each one as labelled."
+    )
+
+
 def attack_risk(view: BudgetView) -> None:
     """The guarantee read as the strongest membership-inference attack it rules out."""
     bounds = view.attack_bounds
@@ -102,7 +125,13 @@ def attack_risk(view: BudgetView) -> None:
 def render(view: BudgetView, values: dict) -> None:
     metrics(view)
     st.markdown(privacy_statement(view, clip_norm=values["clip_norm"]))
+    samplers(view)
     attack_risk(view)
+    statement_downloads(
+        statement(view.params, sampler="poisson", accountant=view.report.accountant, clip_norm=values["clip_norm"]),
+        key="b",
+        stem="dpviz-privacy-statement",
+    )
 
     left, right = st.columns(2)
     with left:

@@ -8,7 +8,11 @@ from dpviz.validation import ValidationError
 
 MISSING = "—"  # how every table shows a value that does not exist (a baseline's epsilon, a run still going)
 MODEL_LABELS = {"cnn": "CNN (tutorial)", "mlp": "MLP", "logreg": "Logistic regression"}
-SAMPLER_LABELS = {"poisson": "Poisson (as accounted)", "shuffle": "Shuffled fixed batches"}
+SAMPLER_LABELS = {
+    "poisson": "Poisson (add/remove-one)",
+    "fixed": "Fixed-size, without replacement (replace-one)",
+    "shuffle": "Shuffled epochs (no amplification)",
+}
 
 
 def number_text(container, label: str, *, key: str, default: str = "", **options) -> str:
@@ -66,3 +70,22 @@ def write_url(key: str, value) -> None:
             st.query_params[key] = text
     elif key in st.query_params:
         del st.query_params[key]
+
+
+def statement_downloads(data: dict | None, *, key: str, stem: str) -> None:
+    """The privacy statement as Markdown and JSON downloads (nothing for a run without a guarantee)."""
+    if data is None:
+        return
+    from dpviz.privacy.statement import render
+
+    left, right, _ = st.columns([1, 1, 4])
+    for column, fmt, mime in ((left, "md", "text/markdown"), (right, "json", "application/json")):
+        column.download_button(
+            f"Privacy statement ({fmt.upper()})",
+            data=render(data, fmt),
+            file_name=f"{stem}.{fmt}",
+            mime=mime,
+            key=f"{key}_statement_{fmt}",
+            on_click="ignore",
+            icon=":material/download:",
+        )

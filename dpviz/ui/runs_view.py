@@ -12,11 +12,12 @@ from dpviz.compare.export import FORMATS, IMAGE_FORMATS, MIME, ExportUnavailable
 from dpviz.compare.figures import chart_figure
 from dpviz.compare.tables import chart_table, filter_frame, run_label, runs_frame, select, varying_hyperparameter
 from dpviz.privacy.labels import format_epsilon
+from dpviz.privacy.statement import run_statement
 from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
 from dpviz.training.config import HYPERPARAMETER_LABELS, HYPERPARAMETERS
 from dpviz.ui import audit_view
-from dpviz.ui.common import MISSING, column_config, seed_from_url, write_url
+from dpviz.ui.common import MISSING, column_config, seed_from_url, statement_downloads, write_url
 
 MAX_DEFAULT_SELECTION = 30
 TABLE_COLUMNS = [
@@ -200,7 +201,9 @@ def _audit(store: SqliteRunStore, selection: pd.DataFrame) -> None:
     labels = {row["id"]: run_label(row) for _, row in private.iterrows()}
     run_id = st.selectbox("Private run", list(labels), format_func=labels.get, key="r_audit_run", bind="query-params")
     baseline_id = private.set_index("id").loc[run_id, "baseline_id"]
-    audit_view.render(store.get(run_id), store.get(baseline_id) if isinstance(baseline_id, str) else None, key="runs")
+    private = store.get(run_id)
+    statement_downloads(run_statement(private), key="r", stem=f"dpviz-statement-{run_id}")
+    audit_view.render(private, store.get(baseline_id) if isinstance(baseline_id, str) else None, key="runs")
 
 
 def _chart_with_exports(chart: str, selection: pd.DataFrame, rows, *, x: str = "noise_multiplier") -> None:

@@ -15,6 +15,8 @@ from dpviz.compare.tables import runs_frame, varying_hyperparameter
 from dpviz.datasets import DATASETS
 from dpviz.privacy.budget import explore_params
 from dpviz.privacy.labels import ACCOUNTANT_LABELS, format_epsilon
+from dpviz.privacy.samplers import guarantee
+from dpviz.privacy.statement import run_statement
 from dpviz.runs.launcher import cancel, cancel_sweep, ensure_workers, submit_pair, submit_sweep
 from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import (
@@ -27,7 +29,15 @@ from dpviz.training.config import (
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
 from dpviz.ui import audit_view, target_view
-from dpviz.ui.common import MISSING, MODEL_LABELS, column_config, invalid_banner, seed_from_url, write_url
+from dpviz.ui.common import (
+    MISSING,
+    MODEL_LABELS,
+    column_config,
+    invalid_banner,
+    seed_from_url,
+    statement_downloads,
+    write_url,
+)
 from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
 from dpviz.validation import ValidationError
 
@@ -85,6 +95,11 @@ def build_config(values: dict) -> TrainConfig:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
+def _guarantee(params, sampler: str, accountant: str):
+    return guarantee(params, sampler, accountant)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
 def _plan(params, accountant: str):
     """The pre-launch guarantee, cached on the settings (a rerun that changes nothing costs nothing)."""
     return explore_params(params, accountant)
@@ -105,29 +120,28 @@ def before_launch(checked: Checked):
     with st.expander("Privacy before launch: what this run will spend", expanded=True):
         view = _plan(config.privacy, config.accountant)
         r = view.report
-        guarantee = r.epsilon if config.sampler == "poisson" else r.epsilon_no_amplification
+        g = _guarantee(config.privacy, config.sampler, config.accountant)
         extra = sum(config.canary_copies)
         cols = st.columns(4)
         cols[0].metric(
-            "ε this run will report" if config.sampler == "poisson" else "ε that applies (no amplification)",
-            format_epsilon(guarantee),
-            help=f"{ACCOUNTANT_LABELS[config.accountant]}, δ = {config.delta:g}",
+            "ε this run will report" if config.sampler != "shuffle" else "ε that applies (no amplification)",
+            format_epsilon(g.epsilon),
+            help=f"{ACCOUNTANT_LABELS[g.accountant]}, δ = {config.delta:g}, {g.neighboring_relation} neighbours",
         )
         cols[1].metric("n (training rows)", f"{config.train_size:,}", help="canary copies included" if extra else None)
         cols[2].metric("Steps", f"{r.steps:,}")
         cols[3].metric("Sampling rate q", f"{r.sampling_probability:.4g}")
         rows = f"{config.base_size:,} examples" + (f" + {extra} canary rows" if extra else "")
-        if config.sampler == "poisson":
-            text = (
-                f"Poisson sampling, add/remove-one neighbours: ({format_epsilon(r.epsilon)}, {config.delta:g})-DP "
-                f"over {rows}, {config.accountant} accountant."
-            )
-        else:
-            text = (
-                f"Shuffled fixed-size batches get no sampling amplification: ε = "
-                f"{format_epsilon(r.epsilon_no_amplification)} over {rows}. (The Poisson analysis would say "
-                f"{format_epsilon(r.epsilon)}, but it does not apply to shuffled batches.)"
-            )
+        text = {
+            "poisson": f"Poisson sampling, add/remove-one neighbours: ({format_epsilon(g.epsilon)}, "
+            f"{config.delta:g})-DP over {rows}, {config.accountant} accountant.",
+            "fixed": f"Fixed-size batches of {config.batch_size} drawn without replacement at every step, replace-one "
+            f"neighbours: ({format_epsilon(g.epsilon)}, {config.delta:g})-DP over {rows}, dp-accounting's RDP"
+            + (f" ({g.note})." if g.note else "."),
+            "shuffle": f"Shuffled fixed-size batches get no sampling amplification: ε = {format_epsilon(g.epsilon)} "
+            f"over {rows}. (The Poisson analysis would say {format_epsilon(r.epsilon)}, but it does not apply to "
+            "shuffled batches.)",
+        }[config.sampler]
         st.caption(text)
         if r.note:
             st.warning(r.note, icon="🔎")
@@ -366,6 +380,10 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
         )
         if current and not any(r.active for r in current.values()):
             _summary(current)
+            if current.get("private") is not None:
+                statement_downloads(
+                    run_statement(current["private"]), key=f"t_{group_id}", stem=f"dpviz-statement-{group_id}"
+                )
             with st.expander("Privacy audit: membership inference", expanded=True):
                 audit_view.render(current.get("private"), current.get("baseline"), key=group_id)
 
@@ -460,6 +478,10 @@ def _summary(runs: dict) -> None:
         lines.append(
             f"Non-private baseline: **{bf.get('test_accuracy', 0):.1%}**; privacy costs "
             f"**{gap * 100:.1f} points** of accuracy."
+        )
+    if cfg.sampler == "fixed":
+        lines.append(
+            "Fixed-size batches without replacement: ε above is dp-accounting's RDP under replace-one neighbours."
         )
     if cfg.sampler == "shuffle":
         lines.append(

@@ -86,3 +86,28 @@ def test_module_entry_point_exit_code():
         text=True,
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--batch-size" in result.stderr
+
+
+def test_sampler_flag_names_the_sampler_and_its_neighbouring_relation(capsys):
+    import json as _json
+
+    from dpviz.cli.main import main as _main
+
+    base = [
+        "epsilon",
+        "--dataset-size",
+        "60000",
+        "--batch-size",
+        "256",
+        "--noise-multiplier",
+        "1.1",
+        "--epochs",
+        "15",
+        "--json",
+        "--sampler",
+    ]
+    for sampler, relation, eps in (("poisson", "add/remove-one", 1.2813), ("fixed", "replace-one", 2.4353)):
+        assert _main([*base, sampler]) == 0
+        out = _json.loads(capsys.readouterr().out)
+        assert (out["sampler"], out["neighboring_relation"]) == (sampler, relation)
+        assert abs(out["epsilon"] - eps) < 1e-4

@@ -26,8 +26,8 @@ def test_renders_epsilon_statement_and_charts():
     assert float(epsilon(at)) > 0
     assert any("Poisson sampling" in m.value for m in at.markdown)
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    assert len(specs) == 2
-    names = {trace.get("name") for trace in specs[0]["data"]}
+    assert len(specs) == 3  # attack-risk curve, epsilon curves, landscape
+    names = {trace.get("name") for trace in specs[1]["data"]}
     assert {"RDP", "RDP, legacy conversion", "No amplification (shuffled batches)"} <= names
     assert "PLD (tight)" not in names  # PLD is computed only when it is the chosen accountant
 
@@ -35,7 +35,7 @@ def test_renders_epsilon_statement_and_charts():
 def test_pld_curve_only_when_pld_is_chosen():
     at = fresh()
     at.sidebar.radio(key="w_budget_accountant").set_value("pld").run()
-    names = {trace.get("name") for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    names = {trace.get("name") for trace in json.loads(at.get("plotly_chart")[1].proto.spec)["data"]}
     assert not at.exception and "PLD (tight)" in names
 
 
@@ -100,7 +100,7 @@ def test_batch_larger_than_dataset_shows_error_and_keeps_the_last_results():
     assert not at.exception
     assert at.error and "batch size" in at.error[0].value and "1437" in at.error[0].value
     assert "last valid settings" in at.error[0].value
-    assert epsilon(at) == shown and len(at.get("plotly_chart")) == 2  # kept, not blanked
+    assert epsilon(at) == shown and len(at.get("plotly_chart")) == 3  # kept, not blanked
     assert any("Showing the last valid settings" in i.value and "b = 64" in i.value for i in at.info)
     at.sidebar.text_input(key="w_budget_batch_size").input("256").run()
     assert not at.error and float(epsilon(at)) > 0 and epsilon(at) != shown
@@ -179,3 +179,17 @@ def test_states_the_attack_it_rules_out_with_its_tradeoff_curve():
     curve = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "membership-inference" in c.proto.spec)
     assert curve["layout"]["xaxis"]["type"] == "log" and curve["layout"]["yaxis"]["type"] == "log"
     assert not any("What this rules out" in i.value for i in fresh({"sigma": "0"}).info)  # no noise: nothing
+
+
+def test_three_samplers_side_by_side_each_with_its_relation():
+    at = fresh({"dataset": "mnist", "b": "256", "sigma": "1.1", "epochs": "15"})
+    values = {m.label: m.value for m in at.metric}
+    assert values["Poisson (add/remove-one)"] == "1.281"
+    assert values["Fixed-size, without replacement (replace-one)"] == "2.435"
+    assert float(values["Shuffled epochs (no amplification)"]) > 20
+
+
+def test_the_privacy_statement_can_be_downloaded():
+    at = fresh()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Privacy statement (MD)" in labels and "Privacy statement (JSON)" in labels

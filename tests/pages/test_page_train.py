@@ -210,7 +210,7 @@ def test_a_stored_run_with_unreadable_settings_does_not_break_the_page(home):
     assert any("cannot be read" in e.value for e in at.error)
 
 
-@pytest.mark.parametrize("sampler, key", [("poisson", "epsilon"), ("shuffle", "epsilon_no_amplification")])
+@pytest.mark.parametrize("sampler, key", [("poisson", "epsilon"), ("fixed", "epsilon"), ("shuffle", "epsilon")])
 def test_pre_launch_epsilon_equals_the_cli_for_the_same_settings_and_n(home, sampler, key):
     import subprocess
     import sys
@@ -222,7 +222,7 @@ def test_pre_launch_epsilon_equals_the_cli_for_the_same_settings_and_n(home, sam
     assert at.metric[1].value == "1,442"
     cli = subprocess.run(
         [sys.executable, "-m", "dpviz", "epsilon", "--dataset-size", "1442", "--batch-size", "128"]
-        + ["--noise-multiplier", "1.1", "--epochs", "3", "--delta", "1e-5", "--json"],
+        + ["--noise-multiplier", "1.1", "--epochs", "3", "--delta", "1e-5", "--sampler", sampler, "--json"],
         capture_output=True,
         text=True,
         check=True,

@@ -311,3 +311,18 @@ def test_baseline_memorises_single_canaries_and_dp_sgd_does_not():
     assert exposure["baseline"][1] > 5.0  # of log2(501) = 9.0 bits
     assert exposure["private"][1] < 3.0
     assert exposure["baseline"][4] >= exposure["baseline"][1] - 0.5
+
+
+def test_fixed_sampler_draws_b_distinct_examples_at_every_step_and_reports_its_own_epsilon():
+    from dpviz.privacy.samplers import fixed_epsilon
+
+    config = TrainConfig(
+        dataset="synthetic", dataset_size=300, batch_size=40, epochs=2, model="logreg", sampler="fixed"
+    )
+    steps = list(batches(config, 300))
+    assert len(steps) == config.privacy.steps
+    assert all(len(idx) == 40 and len(set(idx.tolist())) == 40 for _, _, idx in steps)
+    assert len({tuple(idx.tolist()) for _, _, idx in steps}) == len(steps)  # drawn afresh every step
+    events = list(train(config, "private"))
+    assert events[-1].final["epsilon"] == pytest.approx(fixed_epsilon(config.privacy), rel=1e-12)
+    assert "replace-one" in events[-1].epsilon_assumption

@@ -1,0 +1,69 @@
+"""The exportable privacy statement: the same facts in JSON and Markdown, for settings and for runs."""
+
+import json
+
+import pytest
+
+from dpviz.cli.main import main
+from dpviz.privacy.params import PrivacyParams
+from dpviz.privacy.statement import render, run_statement, statement
+from dpviz.runs.store import SqliteRunStore
+from dpviz.training.config import TrainConfig
+from dpviz.training.fake import record_pair
+
+MNIST = PrivacyParams(dataset_size=60000, batch_size=256, noise_multiplier=1.1, epochs=15, delta=1e-5)
+
+
+@pytest.mark.parametrize(
+    "sampler, relation, epsilon", [("poisson", "add/remove-one", 1.2813), ("fixed", "replace-one", 2.4353)]
+)
+def test_states_the_samplers_own_guarantee_and_relation(sampler, relation, epsilon):
+    data = statement(MNIST, sampler=sampler, clip_norm=1.0)
+    g = data["guarantee"]
+    assert (g["sampler"], g["neighboring_relation"]) == (sampler, relation)
+    assert g["epsilon"] == pytest.approx(epsilon, abs=1e-4) and g["delta"] == 1e-5
+    assert data["mechanism"]["steps"] == 3516 and data["mechanism"]["noise_std"] == pytest.approx(1.1)
+    text = render(data, "md")
+    assert f"({g['epsilon']:.3f}, 1e-05)-differentially private" in text and relation in text
+    assert json.loads(render(data, "json")) == json.loads(json.dumps(data))
+
+
+def test_poisson_statement_carries_the_attack_bounds():
+    data = statement(MNIST)
+    assert data["attack_bounds"]["tpr_at_fpr"]["0.01"] == pytest.approx(0.0211, abs=5e-4)
+    assert "What it rules out" in render(data, "md")
+
+
+def test_a_run_statement_says_its_noise_was_seeded(tmp_path):
+    store = SqliteRunStore(tmp_path)
+    ids = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2, seed=7, canaries=2))
+    data = run_statement(store.get(ids[0]))
+    assert data["subject"] == f"stored run {ids[0]}" and "seed 7" in data["randomness"]
+    assert "no protection against anyone who knows the seed" in data["randomness"]
+    assert data["mechanism"]["dataset_size"] == 1437 + 1 + 4  # canary copies count in n
+    assert run_statement(store.get(ids[1])) is None  # a baseline has no guarantee to state
+
+
+def test_cli_statement_for_a_run_and_for_settings(tmp_path, capsys):
+    store = SqliteRunStore(tmp_path)
+    ids = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2))
+    assert main(["--home", str(tmp_path), "statement", "--run", ids[0][:6], "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"]["id"] == ids[0]
+    flags = [
+        "--dataset-size",
+        "60000",
+        "--batch-size",
+        "256",
+        "--noise-multiplier",
+        "1.1",
+        "--epochs",
+        "15",
+        "--sampler",
+        "fixed",
+    ]
+    assert main(["statement", *flags]) == 0
+    assert "replace-one" in capsys.readouterr().out
+    assert main(["statement", "--batch-size", "3"]) == 2
+    assert "--dataset-size: is required without --run" in capsys.readouterr().err
+    assert main(["--home", str(tmp_path), "statement", "--run", ids[1]]) == 2
+    assert "--run:" in capsys.readouterr().err
