@@ -40,7 +40,13 @@ def register(sub) -> None:
     p.add_argument(
         "--mode", choices=("pair", "private", "baseline"), default="pair", help="train DP-SGD, its baseline, or both"
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds the data order, the model and the noise")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="makes the run reproducible: seeds the private run's noise and batches too (then the seed must stay "
+        "secret); without it they come from the OS's entropy, and seed 0 sets the initial weights and baseline",
+    )
     p.add_argument("--delta", type=float, default=1e-5, help="delta of the (epsilon, delta) guarantee")
     p.add_argument("--accountant", choices=ACCOUNTANTS, default="rdp", help="dp-accounting's accountant for epsilon")
     p.add_argument("--no-audit", action="store_true", help="skip the membership-inference audit after training")
@@ -64,6 +70,8 @@ def register(sub) -> None:
 def config_from_args(args) -> TrainConfig:
     """Every flag named as a TrainConfig field is that field; `--no-audit` turns the audit off."""
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    settings["reproducible"] = args.seed is not None
+    settings["seed"] = 0 if args.seed is None else args.seed
     return TrainConfig(**settings, audit=not args.no_audit)
 
 

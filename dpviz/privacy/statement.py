@@ -56,7 +56,7 @@ def statement(
     report = compute_epsilon(params, accountant)
     g = guarantee(params, sampler, accountant, report=report)
     bounds = attack_bounds(params, sampler=sampler) if sampler in ("poisson", "shuffle") else None
-    seeded = run is not None
+    seeded = run is not None and run.get("reproducible")
     data = {
         "subject": f"stored run {run['id']}" if run else "planned settings (nothing trained)",
         "guarantee": {
@@ -100,8 +100,13 @@ def statement(
             f"the noise and the batch sampling were seeded (seed {run['seed']}): the run is reproducible, and so "
             "offers no protection against anyone who knows the seed; the baseline uses the same seeded batches"
             if seeded
-            else "for training, seed the noise and sampling from the operating system's entropy, or keep the seed "
-            "secret: reproducible noise protects nothing against whoever knows the seed"
+            else (
+                f"the noise and the batch sampling were drawn from the operating system's entropy; the seed "
+                f"({run['seed']}) set only the initial weights and the non-private baseline's batches"
+                if run is not None
+                else "for training, seed the noise and sampling from the operating system's entropy, or keep the "
+                "seed secret: reproducible noise protects nothing against whoever knows the seed"
+            )
         ),
         "run": run,
         "software": {
@@ -194,6 +199,7 @@ def run_statement(run) -> dict | None:
         "model": config.model,
         "canaries": config.canaries,
         "seed": config.seed,
+        "reproducible": config.reproducible,
         "learning_rate": config.learning_rate,
         "optimizer": config.optimizer,
         "steps_run": final.get("steps"),

@@ -48,6 +48,10 @@ class TrainConfig:
     accountant: str = "rdp"
     audit: bool = True  # membership-inference audit after training (dpviz.audit)
     canaries: int = 0  # random-label canaries added to the training set; their exposure is audited
+    # False: a private run's noise and batch sampling come from the OS's entropy (the seed sets the model's
+    # initial weights and the baseline's batches); True: they are seeded too, reproducible, and so protect
+    # nothing against whoever knows the seed.
+    reproducible: bool = False
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -68,6 +72,8 @@ class TrainConfig:
         set_("seed", require_int("seed", self.seed, minimum=0, maximum=2**31 - 1))
         if not isinstance(self.audit, bool):
             raise ValidationError("audit", f"must be true or false, got {self.audit!r}")
+        if not isinstance(self.reproducible, bool):
+            raise ValidationError("reproducible", f"must be true or false, got {self.reproducible!r}")
         set_("canaries", require_int("canaries", self.canaries, minimum=0, maximum=MAX_CANARIES))
         if self.canaries and not self.audit:
             raise ValidationError("canaries", "require the audit, which measures their exposure: turn the audit on")
@@ -138,16 +144,17 @@ SCHEDULE = (
     "seed",
     "canaries",
 )
-UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm")
+UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm", "reproducible")
 # A run stored before a setting existed trained with that setting's default.
 CONFIG_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+STORED_BEFORE = {"reproducible": True}  # runs stored before the setting existed were seeded throughout
 
 
 def stored_config(config: dict) -> TrainConfig | None:
     """A stored run's config as a TrainConfig (settings added since it was stored take their defaults);
     None when it cannot be one (a damaged or hand-edited row), so pages can say so instead of failing."""
     try:
-        return TrainConfig.from_dict({**CONFIG_DEFAULTS, **config})
+        return TrainConfig.from_dict({**CONFIG_DEFAULTS, **STORED_BEFORE, **config})
     except (ValidationError, TypeError):
         return None
 

@@ -101,14 +101,25 @@ class DPSGD:
     """Builds the compiled private and baseline gradient functions for one model."""
 
     def __init__(
-        self, model: keras.Model, *, clip_norm: float, noise_multiplier: float, expected_batch_size: float, seed: int
+        self,
+        model: keras.Model,
+        *,
+        clip_norm: float,
+        noise_multiplier: float,
+        expected_batch_size: float,
+        seed: int | None,
     ):
         self.model = model
         self.variables = list(model.trainable_variables)
         self.clip_norm = float(clip_norm)
         self.noise_std = float(noise_multiplier) * float(clip_norm)
         self.expected_batch_size = float(expected_batch_size)
-        self.noise = tf.random.Generator.from_seed(seed + 7919)
+        # seed None: the noise comes from the operating system's entropy, as a deployed DP-SGD's must
+        self.noise = (
+            tf.random.Generator.from_non_deterministic_state()
+            if seed is None
+            else tf.random.Generator.from_seed(seed + 7919)
+        )
         self.ghost = all(ghost.supports(layer) for layer in model.layers)
         shape = (None,) + tuple(model.input_shape[1:])
         spec = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
@@ -184,15 +195,16 @@ class DPSGD:
 # ---------------------------------------------------------------- sampling
 
 
-def batches(config: TrainConfig, n: int) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(epoch, step, indices) for every step; identical for a private run and its baseline (same seed).
+def batches(config: TrainConfig, n: int, *, seeded: bool = True) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(epoch, step, indices) for every step: from `config.seed` (a baseline, or a reproducible private
+    run: identical for both), or from the operating system's entropy (`seeded=False`).
 
     Poisson: each example joins each step independently with probability q; an epoch is
     ceil(n / b) steps and the run is ceil(epochs n / b) steps, as the accountant counts them.
     Fixed: b distinct examples drawn uniformly at every step (without replacement within a step).
     Shuffle: a new permutation each epoch cut into batches of b (the last one smaller).
     """
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed if seeded else None)
     b = config.batch_size
     step = 0
     for epoch, _, steps_in_epoch in run_plan(config):
@@ -305,7 +317,7 @@ def train(
         clip_norm=config.clip_norm,
         noise_multiplier=config.noise_multiplier,
         expected_batch_size=config.batch_size,
-        seed=config.seed,
+        seed=config.seed if seeded(config, kind) else None,
     )
     gradients = dp.private_gradients if kind == "private" else dp.baseline_gradients
     apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, dp.variables, strict=True)))
@@ -321,7 +333,7 @@ def train(
     # Step 0: the untrained model's training loss, before the step is compiled: the chart's first point.
     yield Progress(kind, 1, 0, total_steps, loss=evaluate(model, x_train[:START_SAMPLE], y_train[:START_SAMPLE])[0])
 
-    for epoch, step, idx in batches(config, len(x_train)):
+    for epoch, step, idx in batches(config, len(x_train), seeded=seeded(config, kind)):
         if epoch != current_epoch:
             last = tally.close(current_epoch, last_step)
             yield last
@@ -381,6 +393,12 @@ def probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(
         [tf.nn.softmax(model(x[i : i + EVAL_BATCH], training=False)).numpy() for i in range(0, len(x), EVAL_BATCH)]
     )
+
+
+def seeded(config: TrainConfig, kind: str) -> bool:
+    """Whether a run's noise and batches follow its seed: a baseline's always (pairs stay comparable), a
+    private run's only when asked for (`config.reproducible`)."""
+    return kind == "baseline" or config.reproducible
 
 
 def warm_up() -> None:

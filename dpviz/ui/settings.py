@@ -52,6 +52,7 @@ FIELDS = {
     "learning_rate": Field("lr", "0.25", "text"),
     "seed": Field("seed", "0", "text"),
     "canaries": Field("canaries", "0", "text"),
+    "noise": Field("noise", "entropy", "choice", choices=("entropy", "seeded")),
     "target_epsilon": Field("target", "3", "text"),
 }
 MAX_TEXT = 40
@@ -241,7 +242,18 @@ def sidebar(*, page: str) -> dict:
 
 def training_inputs() -> dict:
     """The Train page's model and optimisation settings (shared too: they are in the URL)."""
-    c = st.columns(3)
+    c = st.columns(4)
+    c[3].selectbox(
+        "Noise and sampling",
+        ("entropy", "seeded"),
+        key=_bind("noise"),
+        on_change=_store,
+        args=("noise",),
+        format_func={"entropy": "From OS entropy", "seeded": "Seeded (reproducible)"}.get,
+        help="From the operating system's entropy, as a deployed DP-SGD must. Seeded: the run can be reproduced, "
+        "and so protects nothing against anyone who knows the seed. The seed always sets the initial weights and "
+        "the baseline's batches.",
+    )
     c[0].selectbox("Model", MODELS, key=_bind("model"), on_change=_store, args=("model",), format_func=MODEL_LABELS.get)
     c[1].selectbox("Optimizer", OPTIMIZERS, key=_bind("optimizer"), on_change=_store, args=("optimizer",))
     c[2].selectbox(

@@ -91,6 +91,7 @@ def build_config(values: dict) -> TrainConfig:
         delta=parse_delta(values["delta"]),
         accountant=values["accountant"],
         canaries=values["canaries"],
+        reproducible=values["noise"] == "seeded",
     )
 
 
@@ -248,11 +249,13 @@ SHOWN_SETTINGS = {  # TrainConfig field -> (shared setting, label)
     "delta": ("delta", "δ"),
     "accountant": ("accountant", "accountant"),
     "canaries": ("canaries", "canaries"),
+    "reproducible": ("noise", "noise"),
 }
 
 
 def _as_settings(config: TrainConfig) -> dict:
     values = {setting: getattr(config, field) for field, (setting, _) in SHOWN_SETTINGS.items()}
+    values["noise"] = "seeded" if config.reproducible else "entropy"
     values["dataset_size"] = config.base_size
     return values
 

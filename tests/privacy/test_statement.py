@@ -36,7 +36,9 @@ def test_poisson_statement_carries_the_attack_bounds():
 
 def test_a_run_statement_says_its_noise_was_seeded(tmp_path):
     store = SqliteRunStore(tmp_path)
-    ids = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2, seed=7, canaries=2))
+    ids = record_pair(
+        store, TrainConfig(dataset="digits", batch_size=64, epochs=2, seed=7, canaries=2, reproducible=True)
+    )
     data = run_statement(store.get(ids[0]))
     assert data["subject"] == f"stored run {ids[0]}" and "seed 7" in data["randomness"]
     assert "no protection against anyone who knows the seed" in data["randomness"]
@@ -67,3 +69,16 @@ def test_cli_statement_for_a_run_and_for_settings(tmp_path, capsys):
     assert "--dataset-size: is required without --run" in capsys.readouterr().err
     assert main(["--home", str(tmp_path), "statement", "--run", ids[1]]) == 2
     assert "--run:" in capsys.readouterr().err
+
+
+def test_a_run_with_entropy_noise_says_what_the_seed_set(tmp_path):
+    store = SqliteRunStore(tmp_path)
+    ids = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2, seed=3, reproducible=False))
+    text = run_statement(store.get(ids[0]))["randomness"]
+    assert "operating system's entropy" in text and "seed (3) set only the initial weights" in text
+
+
+def test_runs_stored_before_the_setting_read_as_seeded():
+    from dpviz.training.config import stored_config
+
+    assert stored_config({"dataset": "digits"}).reproducible is True

@@ -209,11 +209,17 @@ def test_divergence_stops_the_run_with_the_step(kind):
     assert not any(isinstance(e, EpochMetrics) for e in events)
 
 
-def test_seed_makes_runs_reproducible():
-    config = TrainConfig(dataset="synthetic", dataset_size=300, batch_size=50, epochs=1, model="logreg", seed=9)
-    first = [e.test_loss for e in train(config) if isinstance(e, EpochMetrics)]
-    second = [e.test_loss for e in train(config) if isinstance(e, EpochMetrics)]
-    assert first == second
+def test_seed_makes_runs_reproducible_only_when_asked():
+    base = dict(dataset="synthetic", dataset_size=300, batch_size=50, epochs=1, model="logreg", seed=9)
+    losses = lambda config, kind="private": [  # noqa: E731
+        e.test_loss for e in train(config, kind) if isinstance(e, EpochMetrics)
+    ]
+    seeded = TrainConfig(**base, reproducible=True)
+    assert losses(seeded) == losses(seeded)
+    private = TrainConfig(**base)  # the default: noise and batches from the OS's entropy
+    assert losses(private) != losses(private)
+    assert losses(private, "baseline") == losses(private, "baseline")  # the baseline keeps its seeded batches
+    assert list(batches(private, 300)) and not private.reproducible
 
 
 def test_should_stop_cancels():
