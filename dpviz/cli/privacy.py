@@ -69,7 +69,8 @@ def cmd_epsilon(args) -> int:
     if args.sampler != "poisson":
         return _other_sampler(params, args, report)
     if args.json:
-        print(json.dumps({**report.to_dict(), "sampler": "poisson", "neighboring_relation": "add/remove-one"}))
+        extra = {"sampler": "poisson", "neighboring_relation": "add/remove-one", **_attack_json(params, "poisson")}
+        print(json.dumps({**report.to_dict(), **extra}))
         return 0
     print(f"epsilon = {epsilon(report.epsilon)} at delta = {report.delta:g}  [{_bound_label(report)}]")
     print(f"steps = {report.steps}, sampling probability q = {report.sampling_probability:.6g} (Poisson sampling)")
@@ -81,13 +82,33 @@ def cmd_epsilon(args) -> int:
     return 0
 
 
+def _attack_json(params, sampler: str) -> dict:
+    """`attack_bounds` ([{fpr, max_tpr}]) and `max_advantage` for the JSON; null where none is stated
+    (no noise, fixed-size sampling, or a setting the profile cannot be read at)."""
+    from dpviz.privacy.attack_bounds import attack_bounds
+
+    bounds = None
+    if sampler != "fixed":
+        try:
+            bounds = attack_bounds(params, sampler=sampler)
+        except (ValueError, OverflowError, ArithmeticError):
+            bounds = None
+    if bounds is None:
+        return {"attack_bounds": None, "max_advantage": None}
+    return {
+        "attack_bounds": [{"fpr": f, "max_tpr": t} for f, t in bounds.tpr_at.items()],
+        "max_advantage": bounds.advantage,
+    }
+
+
 def _other_sampler(params, args, report) -> int:
     """epsilon for fixed-size or shuffled batches: that sampler's own guarantee."""
     from dpviz.privacy.samplers import guarantee
 
     g = guarantee(params, args.sampler, args.accountant, report=report)
     if args.json:
-        print(json.dumps({**g.to_dict(), "steps": report.steps, "sampling_probability": report.sampling_probability}))
+        extra = {"steps": report.steps, "sampling_probability": report.sampling_probability}
+        print(json.dumps({**g.to_dict(), **extra, **_attack_json(params, args.sampler)}))
         return 0
     print(
         f"epsilon = {epsilon(g.epsilon)} at delta = {g.delta:g}  [{args.sampler} sampling, "

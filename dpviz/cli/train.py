@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from dpviz.cli.common import epsilon, number, resume_queue
 from dpviz.datasets import DATASETS
-from dpviz.privacy.labels import ACCOUNTANTS
+from dpviz.privacy.labels import ACCOUNTANTS, RELATIONS
 from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
 
 
@@ -135,6 +135,7 @@ def cmd_train(args) -> int:
                     "status": event.status,
                     **{k: v for k, v in event.to_dict().items() if k not in ("run", "status")},
                 }
+                summary["neighboring_relation"] = RELATIONS[event.sampler] if event.run == "private" else None
                 if recorder:
                     summary["run_id"] = recorder.run_ids[event.run]
                 if args.json and not args.roc:

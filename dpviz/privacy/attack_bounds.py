@@ -16,6 +16,7 @@ bounds measured attacks), so it is written once, here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,7 +24,15 @@ import numpy as np
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
-from dpviz.privacy.accountant import NEIGHBOURS, ORDERS, REGISTRY, dpsgd_event, pld_value_discretization, rdp_epsilon
+from dpviz.privacy.accountant import (
+    NEIGHBOURS,
+    ORDERS,
+    REGISTRY,
+    compute_epsilon,
+    dpsgd_event,
+    pld_value_discretization,
+    rdp_epsilon,
+)
 from dpviz.privacy.params import PrivacyParams
 
 FPR_POINTS = (0.001, 0.01, 0.1)
@@ -95,6 +104,9 @@ def attack_bounds(params: PrivacyParams, *, sampler: str = "poisson") -> AttackB
       `AttackBounds`: TPR at FPR 0.1 %, 1 % and 10 %, the advantage, and the trade-off curve.
     """
     if params.noise_multiplier == 0:
+        return None
+    headline = compute_epsilon(params, "rdp")  # the checked guarantee: where it claims nothing, neither do we
+    if not math.isfinite(headline.epsilon if sampler != "shuffle" else headline.epsilon_no_amplification):
         return None
     if sampler == "shuffle":
         epsilons, deltas, name = _profile(1.0, params.noise_multiplier, params.passes)

@@ -10,6 +10,7 @@ import math
 
 ACCOUNTANTS = ("rdp", "pld", "rdp-legacy")
 SAMPLERS = ("poisson", "fixed", "shuffle")  # privacy/samplers: each with its own guarantee
+RELATIONS = {"poisson": "add/remove-one", "fixed": "replace-one", "shuffle": "add/remove-one"}  # neighbours
 ACCOUNTANT_LABELS = {
     "rdp": "RDP (dp-accounting, fast)",
     "pld": "PLD (dp-accounting, tight)",

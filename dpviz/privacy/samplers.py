@@ -20,12 +20,11 @@ import numpy as np
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from dpviz.privacy.accountant import ORDERS, EpsilonReport, compute_epsilon
-from dpviz.privacy.labels import SAMPLERS
+from dpviz.privacy.labels import RELATIONS, SAMPLERS
 from dpviz.privacy.params import PrivacyParams
 from dpviz.validation import require_choice
 
 REPLACE_ONE = dp_accounting.NeighboringRelation.REPLACE_ONE
-RELATIONS = {"poisson": "add/remove-one", "fixed": "replace-one", "shuffle": "add/remove-one"}
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ def statement(
                 "seed secret: reproducible noise protects nothing against whoever knows the seed"
             )
         ),
+        "tuning": "not part of a tuning study: the hyperparameters' own privacy cost is not included",
         "run": run,
         "software": {
             "dpviz": _version("dpviz"),
@@ -154,6 +155,7 @@ def to_markdown(data: dict) -> str:
         + (f", clip norm C = {m['clip_norm']:g}, noise std σC = {m['noise_std']:.4g}" if m["clip_norm"] else "")
         + f"; {m['clipping']}.",
         f"- Randomness: {data['randomness']}.",
+        f"- Tuning: {data['tuning']}.",
     ]
     bounds = data["attack_bounds"]
     if bounds:
@@ -207,6 +209,13 @@ def run_statement(run) -> dict | None:
         "test_accuracy": final.get("test_accuracy"),
         "device": run.device,
     }
+    audit = (run.final or {}).get("audit")
+    if audit:
+        details["empirical_audit"] = (
+            f"membership-inference lower bound epsilon >= {audit['epsilon_lower']:.3g} at "
+            f"{audit['confidence']:.0%} confidence ({audit['members']} members vs {audit['nonmembers']} non-members); "
+            "a weak attack's lower bound: it can show a leak, never certify the guarantee"
+        )
     params = config.privacy
     if run.status != "completed" and final.get("steps"):  # stopped early: the steps it actually took
         params = params.replace(epochs=final["steps"] * config.batch_size / config.train_size)

@@ -482,6 +482,11 @@ def _summary(runs: dict) -> None:
             f"Non-private baseline: **{bf.get('test_accuracy', 0):.1%}**; privacy costs "
             f"**{gap * 100:.1f} points** of accuracy."
         )
+    if cfg.reproducible:
+        lines.append(
+            f"Noise and batches were seeded (seed {cfg.seed}): the run is reproducible, and so protects nothing "
+            "against anyone who knows the seed."
+        )
     if cfg.sampler == "fixed":
         lines.append(
             "Fixed-size batches without replacement: ε above is dp-accounting's RDP under replace-one neighbours."

@@ -82,3 +82,30 @@ def test_runs_stored_before_the_setting_read_as_seeded():
     from dpviz.training.config import stored_config
 
     assert stored_config({"dataset": "digits"}).reproducible is True
+
+
+CHECKLIST = ("guarantee", "mechanism", "covers", "does_not_cover", "randomness", "tuning", "software")
+
+
+@pytest.mark.parametrize("sampler", ["poisson", "fixed", "shuffle"])
+def test_every_sampler_statement_holds_the_checklist(tmp_path, sampler):
+    store = SqliteRunStore(tmp_path)
+    ids = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2, sampler=sampler))
+    data = run_statement(store.get(ids[0]))
+    assert all(data[key] for key in CHECKLIST)
+    g, m = data["guarantee"], data["mechanism"]
+    assert g["unit"].startswith("one training example") and g["neighboring_relation"] and g["accountant"]
+    assert all(m[k] is not None for k in ("dataset_size", "batch_size", "sampling_probability", "steps", "clip_norm"))
+    assert data["software"]["dp-accounting"] != "unknown"
+    assert "empirical_audit" in data["run"] and "never certify" in data["run"]["empirical_audit"]
+    assert g["sampler"] == sampler
+
+
+def test_epsilon_json_carries_the_attack_bounds(capsys):
+    flags = ["epsilon", "--dataset-size", "60000", "--batch-size", "256", "--noise-multiplier", "1.1"]
+    assert main([*flags, "--epochs", "15", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [b["fpr"] for b in out["attack_bounds"]] == [0.001, 0.01, 0.1]
+    assert out["attack_bounds"][1]["max_tpr"] == pytest.approx(0.0211, abs=5e-4) and 0 < out["max_advantage"] < 1
+    assert main([*flags[:-1], "0", "--epochs", "15", "--json"]) == 0  # no noise: no bound is claimed
+    assert json.loads(capsys.readouterr().out)["attack_bounds"] is None
