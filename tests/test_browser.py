@@ -201,7 +201,7 @@ def walk_through(page, server, browser, tmp_path):
     idle(page)
     pld = float(epsilon(page))
     assert pld < after
-    page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
+    page.locator("[data-testid=stPlotlyChart] .main-svg:visible").first.wait_for()
     shoot(page, "budget", tmp_path)
 
     # 2. the page's URL carries the settings: opened fresh, it shows the same epsilon
@@ -295,7 +295,7 @@ def walk_through(page, server, browser, tmp_path):
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Runs").click()
     page.get_by_text("5 of 5 runs shown").wait_for()
     idle(page)
-    page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first.wait_for()
+    page.locator("[data-testid=stPlotlyChart] .main-svg:visible").first.wait_for()
     shoot(page, "runs", tmp_path)
     files = {
         fmt: download(page, page.get_by_test_id("stDownloadButton").filter(has_text=fmt).first)
