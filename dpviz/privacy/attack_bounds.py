@@ -123,6 +123,22 @@ def attack_bounds(params: PrivacyParams, *, sampler: str = "poisson") -> AttackB
     )
 
 
+def excess_points(roc_fpr, roc_tpr, *, members: int, nonmembers: int, bounds: AttackBounds, confidence=0.95) -> int:
+    """How many points of a measured ROC lie above the bound beyond sampling noise: the TPR's
+    Clopper-Pearson lower limit above the bound at the FPR's upper limit (two-sided `confidence`).
+    A correct implementation has none, whatever the sample size; a raw comparison would flag points
+    such as (0, 1/members), which any finite sample shows."""
+    from scipy.stats import beta
+
+    alpha = (1 - confidence) / 2
+    fpr, tpr = np.asarray(roc_fpr, dtype=float), np.asarray(roc_tpr, dtype=float)
+    hits, false = np.round(tpr * members), np.round(fpr * nonmembers)
+    tpr_low = np.where(hits > 0, beta.ppf(alpha, hits, members - hits + 1), 0.0)
+    fpr_high = np.where(false < nonmembers, beta.ppf(1 - alpha, false + 1, nonmembers - false), 1.0)
+    limit = np.interp(fpr_high, bounds.fpr, bounds.tpr)
+    return int(np.sum(tpr_low > limit + 1e-12))
+
+
 def gaussian_tradeoff(fpr, mu: float) -> np.ndarray:
     """The exact trade-off of one Gaussian mechanism (μ-GDP): TPR = Φ(Φ⁻¹(FPR) + μ). For tests and captions."""
     from scipy.stats import norm

@@ -51,7 +51,7 @@ def test_launch_pair_shows_live_status_and_summary(home):
     roc = json.loads(at.get("plotly_chart")[3].proto.spec)
     assert roc["layout"]["xaxis"]["type"] == "log" and roc["layout"]["yaxis"]["type"] == "log"
     assert roc["data"][0]["name"] == "DP-SGD guarantee: no attack above this"  # theory beside the measured attacks
-    assert any("sit below it" in c.value or "lie above it" in c.value for c in at.caption)
+    assert any("stay below it" in c.value or "lie above it" in c.value for c in at.caption)
     assert len(at.dataframe[-1].value) == 4  # private and baseline x two attacks
 
 

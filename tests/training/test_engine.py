@@ -332,3 +332,23 @@ def test_fixed_sampler_draws_b_distinct_examples_at_every_step_and_reports_its_o
     events = list(train(config, "private"))
     assert events[-1].final["epsilon"] == pytest.approx(fixed_epsilon(config.privacy), rel=1e-12)
     assert "replace-one" in events[-1].epsilon_assumption
+
+
+@pytest.mark.slow
+def test_a_real_runs_measured_roc_never_rises_above_its_guarantee():
+    from dpviz.privacy.attack_bounds import attack_bounds, excess_points
+
+    config = TrainConfig(dataset="digits", model="mlp", epochs=5, batch_size=64, noise_multiplier=1.1, seed=1)
+    audit = list(train(config, "private"))[-1].audit
+    bounds = attack_bounds(config.privacy)
+    for attack in audit["attacks"].values():
+        assert (
+            excess_points(
+                attack["roc_fpr"],
+                attack["roc_tpr"],
+                members=audit["members"],
+                nonmembers=audit["nonmembers"],
+                bounds=bounds,
+            )
+            == 0
+        )
