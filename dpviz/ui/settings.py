@@ -193,11 +193,10 @@ def sidebar(*, page: str) -> dict:
         if top
         else "A whole number from 1: a dataset size to plan for (nothing trains on a custom size).",
     )
-    sb.text_input(
+    text_setting(
+        sb,
+        "batch_size",
         "Batch size b (expected)",
-        key=_bind("batch_size"),
-        on_change=_store,
-        args=("batch_size",),
         help="A whole number from 1 to n. With Poisson sampling each step's batch size varies around b; q = b / n.",
     )
     sb.slider(
@@ -222,13 +221,7 @@ def sidebar(*, page: str) -> dict:
         help="Does not change epsilon: the noise is σ·C, so it scales with C. It matters for accuracy.",
     )
     sb.caption("Clip norm C does not change epsilon (the noise σ·C scales with it); it changes accuracy.")
-    sb.text_input(
-        "δ (delta)",
-        key=_bind("delta"),
-        on_change=_store,
-        args=("delta",),
-        help="Strictly between 0 and 1 (e.g. 1e-5); keep δ well below 1/n.",
-    )
+    text_setting(sb, "delta", "δ (delta)", help="Strictly between 0 and 1 (e.g. 1e-5); keep δ well below 1/n.")
     sb.radio(
         "Accountant",
         ACCOUNTANTS,

@@ -90,22 +90,13 @@ def test_module_entry_point_exit_code():
 
 def test_sampler_flag_names_the_sampler_and_its_neighbouring_relation(capsys):
     import json as _json
+    import shlex
 
     from dpviz.cli.main import main as _main
 
-    base = [
-        "epsilon",
-        "--dataset-size",
-        "60000",
-        "--batch-size",
-        "256",
-        "--noise-multiplier",
-        "1.1",
-        "--epochs",
-        "15",
-        "--json",
-        "--sampler",
-    ]
+    base = shlex.split(
+        "epsilon --dataset-size 60000 --batch-size 256 --noise-multiplier 1.1 --epochs 15 --json --sampler"
+    )
     for sampler, relation, eps in (("poisson", "add/remove-one", 1.2813), ("fixed", "replace-one", 2.4353)):
         assert _main([*base, sampler]) == 0
         out = _json.loads(capsys.readouterr().out)

@@ -1,6 +1,7 @@
 """The exportable privacy statement: the same facts in JSON and Markdown, for settings and for runs."""
 
 import json
+import shlex
 
 import pytest
 
@@ -51,18 +52,7 @@ def test_cli_statement_for_a_run_and_for_settings(tmp_path, capsys):
     ids = record_pair(store, TrainConfig(dataset="digits", batch_size=64, epochs=2))
     assert main(["--home", str(tmp_path), "statement", "--run", ids[0][:6], "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["run"]["id"] == ids[0]
-    flags = [
-        "--dataset-size",
-        "60000",
-        "--batch-size",
-        "256",
-        "--noise-multiplier",
-        "1.1",
-        "--epochs",
-        "15",
-        "--sampler",
-        "fixed",
-    ]
+    flags = shlex.split("--dataset-size 60000 --batch-size 256 --noise-multiplier 1.1 --epochs 15 --sampler fixed")
     assert main(["statement", *flags]) == 0
     assert "replace-one" in capsys.readouterr().out
     assert main(["statement", "--batch-size", "3"]) == 2
