@@ -66,3 +66,14 @@ def test_data_range_reads_numpy_arrays_and_a_wide_frontier_gets_log_ticks():
         frame[name] = [1.0, 2.0]
     axis = json.loads(frontier_figure(frame).to_json())["layout"]["xaxis"]
     assert axis["type"] == "log" and axis["ticktext"][0] == "0.2" and axis["ticktext"][-1] == "5"
+
+
+def test_the_target_line_sits_at_the_target_on_a_log_axis():
+    from dpviz.privacy.budget import explore
+    from dpviz.privacy.figures import epsilon_curve_figure
+
+    view = explore(dataset_size=1437, batch_size=64, noise_multiplier=1.2, epochs=15, delta=1e-5)
+    figure = json.loads(epsilon_curve_figure(view.curves, target_epsilon=3, log_y=True).to_json())
+    assert not figure["layout"].get("shapes")  # a shape's y is read as log10(y) on a log axis: 3 would be 1000
+    target = next(t for t in figure["data"] if t["name"] == "target ε 3")
+    assert target["y"] == [3, 3]

@@ -37,9 +37,18 @@ def epsilon_curve_figure(curves: list[Curve], *, target_epsilon: float | None = 
                 hovertemplate="epoch %{x:g}<br>epsilon %{y:.3f}<extra>" + style["name"] + "</extra>",
             )
         )
-    if target_epsilon:
-        fig.add_hline(
-            y=target_epsilon, line_dash="dot", line_color="grey", annotation_text=f"target epsilon {target_epsilon:g}"
+    if target_epsilon and curves:
+        # a trace, not add_hline: on a log axis plotly reads a shape's y as log10(y) (3 would be drawn at 1000)
+        epochs = [e for curve in curves for e in curve.epochs]
+        fig.add_trace(
+            go.Scatter(
+                x=[min(epochs), max(epochs)],
+                y=[target_epsilon, target_epsilon],
+                mode="lines",
+                name=f"target ε {target_epsilon:g}",
+                line=dict(color="grey", dash="dot"),
+                hovertemplate=f"target ε {target_epsilon:g}<extra></extra>",
+            )
         )
     fig.update_layout(
         xaxis_title="epoch",

@@ -78,7 +78,7 @@ def statement_downloads(data: dict | None, *, key: str, stem: str) -> None:
         return
     from dpviz.privacy.statement import render
 
-    left, right, _ = st.columns([1, 1, 4])
+    left, right, _ = st.columns([2, 2, 3])
     for column, fmt, mime in ((left, "md", "text/markdown"), (right, "json", "application/json")):
         column.download_button(
             f"Privacy statement ({fmt.upper()})",
