@@ -6,7 +6,7 @@ import argparse
 import json
 
 from dpviz.cli.common import epsilon
-from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS, SAMPLERS
+from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS, RELATIONS, SAMPLERS
 
 
 def register(sub) -> None:
@@ -69,7 +69,7 @@ def cmd_epsilon(args) -> int:
     if args.sampler != "poisson":
         return _other_sampler(params, args, report)
     if args.json:
-        extra = {"sampler": "poisson", "neighboring_relation": "add/remove-one", **_attack_json(params, "poisson")}
+        extra = {"sampler": "poisson", "neighboring_relation": RELATIONS["poisson"], **_attack_json(params, "poisson")}
         print(json.dumps({**report.to_dict(), **extra}))
         return 0
     print(f"epsilon = {epsilon(report.epsilon)} at delta = {report.delta:g}  [{_bound_label(report)}]")
@@ -147,7 +147,7 @@ def cmd_calibrate(args) -> int:
                     "target_delta": args.delta,
                     "accountant": "rdp" if args.sampler == "fixed" else args.accountant,
                     "sampler": args.sampler,
-                    "neighboring_relation": "replace-one" if args.sampler == "fixed" else "add/remove-one",
+                    "neighboring_relation": RELATIONS[args.sampler],
                     "dataset_size": args.dataset_size,
                     "batch_size": args.batch_size,
                     "epochs": args.epochs,

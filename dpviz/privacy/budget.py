@@ -75,7 +75,7 @@ def explore(
     params = PrivacyParams(
         dataset_size=dataset_size, batch_size=batch_size, noise_multiplier=noise_multiplier, epochs=epochs, delta=delta
     )
-    return BudgetView(params, compute_epsilon(params, accountant), params.warnings())
+    return explore_params(params, accountant)
 
 
 def explore_params(params: PrivacyParams, accountant: str = "rdp") -> BudgetView:

@@ -68,17 +68,12 @@ def _versus_bound(audit: dict | None, bound) -> str:
     )
 
 
-def _sampler(run) -> str | None:
-    config = stored_config(run.config) if run is not None else None
-    return config.sampler if config else None
-
-
 def _bound(private):
-    """The attack bound of the private run's own settings (its real n, steps and sampler)."""
+    """(the attack bound of the private run's own settings: its real n, steps and sampler; that sampler)."""
     config = stored_config(private.config) if private is not None else None
     if config is None:
-        return None
-    return attack_bounds(config.privacy, sampler=config.sampler)
+        return None, None
+    return attack_bounds(config.privacy, sampler=config.sampler), config.sampler
 
 
 def render(private, baseline, *, key: str) -> None:
@@ -96,12 +91,12 @@ def render(private, baseline, *, key: str) -> None:
     if sentence:
         (st.warning if sentence.startswith("Warning") else st.info)(sentence)
     left, right = st.columns([3, 2])
-    bound = _bound(private)
+    bound, sampler = _bound(private)
     left.plotly_chart(figures.roc_figure(audits, bound), key=f"roc_{key}")
     if bound is not None:
         left.caption(
             f"Red: the most any attack can reach under this run's guarantee ({bound.profile.upper()} privacy profile"
-            f"{', no amplification: shuffled batches' if _sampler(private) == 'shuffle' else ''}); "
+            f"{', no amplification: shuffled batches' if sampler == 'shuffle' else ''}); "
             f"TPR ≤ {bound.tpr_at[0.01]:.1%} at FPR 1%. " + _versus_bound(audits.get("DP-SGD"), bound)
         )
     first = next(iter(audits.values()))
