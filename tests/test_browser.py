@@ -132,8 +132,16 @@ def download(page, button) -> bytes:
     raise AssertionError("no download after three clicks")
 
 
-def epsilon(page) -> str:
-    return page.get_by_test_id("stMetric").filter(has_text="ε (epsilon)").get_by_test_id("stMetricValue").inner_text()
+def epsilon(page, timeout=30.0) -> str:
+    """The headline ε. While a rerun replaces the page, Streamlit keeps the old elements beside the new
+    ones for a moment (and shows its 'Running' widget only after a delay), so wait for exactly one."""
+    metric = page.get_by_test_id("stMetric").filter(has_text="ε (epsilon)").get_by_test_id("stMetricValue")
+    deadline = time.monotonic() + timeout
+    while metric.count() != 1:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{metric.count()} ε metrics on the page after {timeout:.0f} s")
+        page.wait_for_timeout(100)
+    return metric.inner_text()
 
 
 def report(folder, what: str, seconds: float) -> None:
@@ -325,6 +333,6 @@ def walk_through(page, server, browser, tmp_path):
     assert epsilon(page) != ""
     batch.fill("256")
     batch.press("Enter")
-    page.get_by_test_id("stMetricValue").first.wait_for()
+    page.get_by_text("Showing the last valid settings").wait_for(state="detached")
     idle(page)
     assert float(epsilon(page)) > 0

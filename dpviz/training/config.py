@@ -20,14 +20,20 @@ MAX_CANARIES = 20
 CANARY_REPEATS = 4  # copies of every second canary; the others are inserted once
 
 
-def max_dataset_size(dataset: str) -> int:
-    """The most training examples `dataset` has (generated data: as many as MAX_SYNTHETIC)."""
-    return MAX_SYNTHETIC if dataset == "synthetic" else DATASETS[dataset].train_size
+def max_dataset_size(dataset: str, validation_size: int = 0) -> int:
+    """The most training examples `dataset` has (generated data: as many as MAX_SYNTHETIC), less a
+    validation split held out of its training data."""
+    return (MAX_SYNTHETIC if dataset == "synthetic" else DATASETS[dataset].train_size) - validation_size
 
 
-def require_dataset_size(dataset: str, value) -> int:
+def require_dataset_size(dataset: str, value, validation_size: int = 0) -> int:
     """A subset size of `dataset`'s training split; ValidationError names `dataset_size` and its range."""
-    return require_int("dataset_size", value, minimum=1, maximum=max_dataset_size(dataset))
+    return require_int("dataset_size", value, minimum=1, maximum=max_dataset_size(dataset, validation_size))
+
+
+def require_validation_size(dataset: str, value) -> int:
+    """Examples held out of the training split for validation: at most half of it."""
+    return require_int("validation_size", value, minimum=0, maximum=max_dataset_size(dataset) // 2)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class TrainConfig:
     # initial weights and the baseline's batches); True: they are seeded too, reproducible, and so protect
     # nothing against whoever knows the seed.
     reproducible: bool = False
+    # Examples held out of the (private) training split, never trained on: tuning chooses by their accuracy.
+    validation_size: int = 0
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -60,8 +68,9 @@ class TrainConfig:
         set_("optimizer", require_choice("optimizer", self.optimizer, OPTIMIZERS))
         set_("sampler", require_choice("sampler", self.sampler, SAMPLERS))
         set_("accountant", require_choice("accountant", self.accountant, ACCOUNTANTS))
+        set_("validation_size", require_validation_size(self.dataset, self.validation_size))
         if self.dataset_size is not None:
-            set_("dataset_size", require_dataset_size(self.dataset, self.dataset_size))
+            set_("dataset_size", require_dataset_size(self.dataset, self.dataset_size, self.validation_size))
         set_("epochs", require_float("epochs", self.epochs, minimum=0, maximum=1000, exclusive_minimum=True))
         set_("clip_norm", require_float("clip_norm", self.clip_norm, minimum=0, exclusive_minimum=True, maximum=1e6))
         set_(
@@ -85,7 +94,7 @@ class TrainConfig:
     @property
     def base_size(self) -> int:
         """Examples taken from the dataset (without canaries)."""
-        return self.dataset_size or DATASETS[self.dataset].train_size
+        return self.dataset_size or max_dataset_size(self.dataset, self.validation_size)
 
     @property
     def canary_copies(self) -> tuple[int, ...]:
@@ -143,6 +152,7 @@ SCHEDULE = (
     "sampler",
     "seed",
     "canaries",
+    "validation_size",
 )
 UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm", "reproducible")
 # A run stored before a setting existed trained with that setting's default.

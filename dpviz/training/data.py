@@ -49,6 +49,8 @@ class Data:
     y_test: np.ndarray
     name: str
     canaries: Canaries | None = None  # when set, its copies are the last `canaries.rows` training rows
+    x_val: np.ndarray | None = None  # held out of the training split (TrainConfig.validation_size)
+    y_val: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -81,12 +83,14 @@ def with_canaries(data: Data, copies: tuple[int, ...], *, seed: int) -> Data:
         data.y_test,
         data.name,
         canaries,
+        data.x_val,
+        data.y_val,
     )
 
 
 def for_config(config, data: Data | None = None) -> Data:
     """The training data of a run: the dataset (or `data`) with the run's canaries, if it asks for some."""
-    data = data if data is not None else load(config.dataset, config.dataset_size)
+    data = data if data is not None else load(config.dataset, config.dataset_size, config.validation_size)
     if config.canaries and data.canaries is None:
         data = with_canaries(data, config.canary_copies, seed=config.seed)
     return data
@@ -96,18 +100,34 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 
 
-def load(name: str, dataset_size: int | None = None) -> Data:
+def load(name: str, dataset_size: int | None = None, validation_size: int = 0) -> Data:
+    """The dataset's train and test splits; `validation_size` examples are first held out of the training
+    split (always the same ones, whatever the subset), then `dataset_size` are kept of the rest."""
     if name == "digits":
         x_train, y_train, x_test, y_test = _digits()
     elif name == "synthetic":
-        x_train, y_train, x_test, y_test = synthetic(dataset_size or DATASETS["synthetic"].train_size)
+        x_train, y_train, x_test, y_test = synthetic(
+            (dataset_size or DATASETS["synthetic"].train_size) + validation_size
+        )
     else:
         x_train, y_train, x_test, y_test = _keras(name)
+    x_val = y_val = None
+    if validation_size:
+        order = np.random.default_rng(SPLIT_SEED + 2).permutation(len(x_train))
+        held, rest = np.sort(order[:validation_size]), np.sort(order[validation_size:])
+        x_val, y_val = x_train[held].astype(np.float32), y_train[held].astype(np.int32)
+        x_train, y_train = x_train[rest], y_train[rest]
     if dataset_size is not None and dataset_size < len(x_train):
         keep = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))[:dataset_size]
         x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
     return Data(
-        x_train.astype(np.float32), y_train.astype(np.int32), x_test.astype(np.float32), y_test.astype(np.int32), name
+        x_train.astype(np.float32),
+        y_train.astype(np.int32),
+        x_test.astype(np.float32),
+        y_test.astype(np.int32),
+        name,
+        x_val=x_val,
+        y_val=y_val,
     )
 
 

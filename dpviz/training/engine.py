@@ -260,6 +260,9 @@ class EpochTally:
     def close(self, epoch: int, steps_done: int) -> EpochMetrics:
         """Evaluate on the test split, account epsilon for the steps so far (private runs), start afresh."""
         test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test)
+        val_loss = val_acc = None
+        if self.data.x_val is not None and len(self.data.x_val):
+            val_loss, val_acc = evaluate(self.model, self.data.x_val, self.data.y_val)
         eps = eps_na = None
         if self.kind == "private":
             c = self.config
@@ -277,6 +280,8 @@ class EpochTally:
             elapsed_s=time.perf_counter() - self.start,
             steps=steps_done,
             epsilon_no_amplification=eps_na,
+            validation_loss=val_loss,
+            validation_accuracy=val_acc,
         )
         self._reset()
         return metrics

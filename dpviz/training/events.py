@@ -22,6 +22,8 @@ class EpochMetrics:
     elapsed_s: float
     steps: int
     epsilon_no_amplification: float | None = None
+    validation_loss: float | None = None  # on the split held out of the training data, when there is one
+    validation_accuracy: float | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
