@@ -132,16 +132,21 @@ def download(page, button) -> bytes:
     raise AssertionError("no download after three clicks")
 
 
-def epsilon(page, timeout=30.0) -> str:
-    """The headline ε. While a rerun replaces the page, Streamlit keeps the old elements beside the new
-    ones for a moment (and shows its 'Running' widget only after a delay), so wait for exactly one."""
-    metric = page.get_by_test_id("stMetric").filter(has_text="ε (epsilon)").get_by_test_id("stMetricValue")
+def metric(page, label: str, timeout: float = 30.0) -> str:
+    """The value of the metric labelled `label`. While a rerun replaces the page, Streamlit keeps the old
+    elements beside the new ones for a moment (and shows its 'Running' widget only after a delay), so
+    wait until exactly one is on the page."""
+    value = page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
     deadline = time.monotonic() + timeout
-    while metric.count() != 1:
+    while value.count() != 1:
         if time.monotonic() > deadline:
-            raise AssertionError(f"{metric.count()} ε metrics on the page after {timeout:.0f} s")
+            raise AssertionError(f"{value.count()} metrics labelled {label!r} after {timeout:.0f} s")
         page.wait_for_timeout(100)
-    return metric.inner_text()
+    return value.inner_text()
+
+
+def epsilon(page) -> str:
+    return metric(page, "ε (epsilon)")
 
 
 def report(folder, what: str, seconds: float) -> None:
@@ -250,8 +255,7 @@ def walk_through(page, server, browser, tmp_path):
     batch.fill("64")
     batch.press("Enter")
     idle(page)
-    planned = page.get_by_test_id("stMetric").filter(has_text="ε this run will report")
-    planned = planned.get_by_test_id("stMetricValue").inner_text()
+    planned = metric(page, "ε this run will report")
     page.wait_for_timeout(3000)  # the warm workers the app started have loaded TensorFlow by now
     idle(page)  # a click while the page still runs waits for that run: time the click alone
     page.get_by_role("button", name="Train private + baseline").click()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dpviz.cli import export, privacy, runs, statement, train
+from dpviz.cli import export, privacy, runs, statement, train, tune
 from dpviz.validation import ValidationError
 
 EXIT_USAGE = 2
-COMMAND_FAMILIES = (privacy, statement, train, runs, export)
+COMMAND_FAMILIES = (privacy, statement, train, tune, runs, export)
 
 
 class UsageError(Exception):

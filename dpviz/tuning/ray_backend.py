@@ -8,6 +8,7 @@ them into the run store here, so the store stays on the user's machine. Cancelli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -136,8 +137,6 @@ class RayBackend:
 
     def close(self) -> None:
         self.cancel(list(self.tasks))
-        try:
+        with contextlib.suppress(Exception):  # the queue's actor may already be gone with the cluster
             self.queue.shutdown()
-        except Exception:
-            pass
         self.ray.shutdown()

@@ -239,6 +239,7 @@ def _trial_rows(study, store: SqliteRunStore) -> list[TrialRow]:
         attrs = trial.user_attrs
         run = store.get(attrs["run_id"]) if attrs.get("run_id") else None
         baseline = store.get(attrs["baseline_id"]) if attrs.get("baseline_id") else None
+        final = (run.final.get("final") or {}) if run else {}
         rows.append(
             TrialRow(
                 number=trial.number,
@@ -248,9 +249,7 @@ def _trial_rows(study, store: SqliteRunStore) -> list[TrialRow]:
                 run_id=attrs.get("run_id"),
                 baseline_id=attrs.get("baseline_id"),
                 validation_accuracy=trial.value if trial.value is not None else attrs.get("validation_accuracy"),
-                test_accuracy=attrs.get(
-                    "test_accuracy", (run.final.get("final") or {}).get("test_accuracy") if run else None
-                ),
+                test_accuracy=attrs.get("test_accuracy", final.get("test_accuracy")),
                 baseline_test_accuracy=(baseline.final.get("final") or {}).get("test_accuracy") if baseline else None,
                 epsilon=attrs.get("epsilon"),
             )
