@@ -10,6 +10,7 @@ st.set_page_config(page_title="dpviz Â· DP-SGD privacy explorer", page_icon="ðŸ”
 PAGES = {
     "budget.py": st.Page("pages/budget.py", title="Privacy budget", icon=":material/lock:", default=True),
     "train.py": st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    "tune.py": st.Page("pages/tune.py", title="Tune", icon=":material/tune:", url_path="tune"),
     "runs.py": st.Page("pages/runs.py", title="Runs", icon=":material/insights:", url_path="runs"),
 }
 navigation = st.navigation(list(PAGES.values()))

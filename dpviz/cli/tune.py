@@ -50,7 +50,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="seeds the number of trials and their draws (reproducible)")
     p.add_argument("--no-baselines", action="store_true", help="skip the non-private baseline of each schedule")
     p.add_argument("--name", default="", help="a name for the study, shown on the Tune and Runs pages")
-    p.add_argument("--study-id", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--study-id", default=None, help=argparse.SUPPRESS)  # set by the Tune page
+    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # the Tune page's TuneConfig
     p.add_argument(
         "--store",
         action="store_true",
@@ -74,6 +75,11 @@ def register(sub) -> None:
 
 
 def config_from_args(args) -> TuneConfig:
+    if args.config_json:
+        data = json.loads(args.config_json)
+        if data.get("momentum_range") is not None:
+            data["momentum_range"] = tuple(data["momentum_range"])
+        return TuneConfig.from_dict(data)
     momentum = None if str(args.momentum_range).strip().lower() in ("none", "") else args.momentum_range
     return TuneConfig(
         target_epsilon=args.target_epsilon,

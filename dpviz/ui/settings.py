@@ -54,6 +54,15 @@ FIELDS = {
     "canaries": Field("canaries", "0", "text"),
     "noise": Field("noise", "entropy", "choice", choices=("entropy", "seeded")),
     "target_epsilon": Field("target", "3", "text"),
+    "momentum": Field("momentum", "0", "text"),
+    # the Tune page's own
+    "trials_mean": Field("trials", "8", "text"),
+    "trials_shape": Field("shape", "geometric", "choice", choices=("geometric", "poisson", "logarithmic", "0.5", "2")),
+    "lr_range": Field("lr_range", "0.05,2", "text"),
+    "clip_range": Field("clip_range", "0.1,5", "text"),
+    "momentum_range": Field("mom_range", "0,0.9", "text"),
+    "search": Field("search", "random", "choice", choices=("random", "tpe")),
+    "backend": Field("backend", "local", "choice", choices=("local", "ray")),
 }
 MAX_TEXT = 40
 TARGET_RANGE = (0.01, 1000.0)
@@ -252,9 +261,10 @@ def training_inputs() -> dict:
     c[2].selectbox(
         "Sampler", SAMPLERS, key=_bind("sampler"), on_change=_store, args=("sampler",), format_func=SAMPLER_LABELS.get
     )
-    c = st.columns(4)
+    c = st.columns(5)
     texts = (
         ("learning_rate", "Learning rate", "Greater than 0, at most 100."),
+        ("momentum", "Momentum", "SGD momentum, from 0 to below 1 (Adam ignores it)."),
         ("seed", "Seed", f"A whole number from 0 to {2**31 - 1}."),
         (
             "canaries",
@@ -294,3 +304,11 @@ def parse_target(raw) -> float | None:
     if not text:
         return None
     return require_float("target_epsilon", text, minimum=TARGET_RANGE[0], maximum=TARGET_RANGE[1])
+
+
+def choice_setting(container, name: str, label: str, *, format_func=str, radio: bool = False, **options):
+    """A shared setting chosen from its field's choices."""
+    widget = container.radio if radio else container.selectbox
+    return widget(
+        label, FIELDS[name].choices, key=_bind(name), on_change=_store, args=(name,), format_func=format_func, **options
+    )
