@@ -187,7 +187,8 @@ def cmd_studies_list(args) -> int:
         else:
             best = summary["best"]
             print(
-                f"{record.id}  {record.status:11} {record.config.search:6} {record.config.dataset}/{record.config.model}"
+                f"{record.id}  {record.status:11} {record.config.search:6} "
+                f"{record.config.dataset}/{record.config.model}"
                 f"  {summary['trials_run']} trial(s)  best test acc "
                 f"{number(best['test_accuracy']) if best else '-'}  search epsilon "
                 f"{number(summary['epsilon_total'], 3)}  {record.config.name}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import dp_accounting
 import numpy as np
@@ -74,7 +75,7 @@ class TrialCount:
     def name(self) -> str:
         return shape_name(self.shape)
 
-    @property
+    @cached_property
     def gamma(self) -> float | None:
         if self.shape == math.inf:
             return None
@@ -108,10 +109,18 @@ class TrialCount:
             return 1
         if self.shape == 0:
             return int(rng.logseries(1 - gamma))
-        while True:  # rejection of K = 0 is the truncation in Definition 1
-            k = int(rng.negative_binomial(self.shape, gamma))
-            if k >= 1:
-                return k
+        if 1 - gamma**self.shape > 0.01:
+            while True:  # rejection of K = 0 is the truncation in Definition 1 (at most 100 tries expected)
+                k = int(rng.negative_binomial(self.shape, gamma))
+                if k >= 1:
+                    return k
+        # gamma near 1 (a mean near 1): nearly all the mass is on the first few counts; invert the CDF
+        cdf = self._cdf
+        return int(1 + min(np.searchsorted(cdf, rng.random() * cdf[-1]), len(cdf) - 1))
+
+    @cached_property
+    def _cdf(self) -> np.ndarray:
+        return np.cumsum(self.pmf(np.arange(1, 10_000)))
 
 
 def trial_event(params: PrivacyParams, sampler: str = "poisson") -> dp_accounting.DpEvent:

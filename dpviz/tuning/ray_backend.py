@@ -26,11 +26,52 @@ def _train_task(config: dict, kind: str, run_id: str, queue) -> str:
     from dpviz.runs.worker import load_trainer
 
     trainer = load_trainer()
+    _configure_threads(trainer)
     status = "failed"
     for event in trainer(TrainConfig.from_dict(config), kind):
         queue.put((run_id, event))
         status = getattr(event, "status", status)
     return status
+
+
+def _check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Ray retries an unreachable head for a minute or more: say at once when nothing listens there."""
+    import socket
+
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ValidationError(
+            "ray_address",
+            f"nothing answers at {address} ({err.strerror or err}): start the head with `ray start --head` "
+            "and pass the address it prints",
+        ) from None
+
+
+_threads_set = []
+
+
+def _configure_threads(trainer) -> None:
+    """TensorFlow would use every core of the node in each task: keep it to the CPUs Ray assigned (once
+    per worker process, before its first op), as local workers do."""
+    if _threads_set or trainer.__module__ != "dpviz.training.engine":
+        return
+    import ray
+
+    from dpviz.training.engine import configure_threads
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    with contextlib.suppress(RuntimeError):  # already initialised in this worker
+        configure_threads(max(1, int(cpus)))
+        import tensorflow as tf
+
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, int(cpus)))
+    _threads_set.append(True)
 
 
 class RayBackend:
@@ -49,6 +90,8 @@ class RayBackend:
         self.ray, self.store = ray, store
         address = address or os.environ.get("DPVIZ_RAY_ADDRESS") or None
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+        if address:
+            _check_reachable(address)
         try:
             if not ray.is_initialized():
                 ray.init(

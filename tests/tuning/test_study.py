@@ -1,0 +1,84 @@
+"""Studies end to end with the trainer double and local worker processes (real store, real Optuna)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dpviz.runs.store import SqliteRunStore
+from dpviz.tuning.config import TuneConfig
+from dpviz.tuning.study import list_studies, load, request_cancel, run_study
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPVIZ_TRAINER", "dpviz.training.fake:train")
+    monkeypatch.setenv("DPVIZ_FAKE_STEP_SECONDS", "0")
+    monkeypatch.setenv("DPVIZ_MAX_WORKERS", "2")
+    return tmp_path
+
+
+SMALL = dict(epochs=2, batch_size=128, trials_mean=3, seed=4)
+
+
+def test_accounted_study_runs_the_drawn_number_and_chooses_by_validation(home):
+    config = TuneConfig(**SMALL)
+    seen = []
+    record = run_study(config, home=home, on_trial=seen.append)
+    assert record.status == "completed"
+    assert record.trials_drawn == config.count.sample(np.random.default_rng(4))  # drawn from the seed, once
+    assert len(record.finished) == record.trials_drawn == len(seen)
+    best = record.best
+    scored = [t for t in record.trials if t.validation_accuracy is not None]
+    assert best.validation_accuracy == max(t.validation_accuracy for t in scored)  # validation, not test, chooses
+    summary = record.summary()
+    assert summary["epsilon_total"] == pytest.approx(3.0, abs=0.03) and summary["epsilon_total"] <= 3.0
+    assert summary["epsilon_per_trial"] < summary["epsilon_total"]
+    assert (summary["validation_size"], summary["train_size"], summary["test_size"]) == (287, 1150, 360)
+    store = SqliteRunStore(home)
+    runs = store.list(sweep_id=record.id)
+    private = [r for r in runs if r.kind == "private"]
+    assert len(private) == record.trials_drawn and all(r.status == "completed" for r in runs)
+    assert {t.run_id for t in record.trials} == {r.id for r in private}
+    assert all(r.config["noise_multiplier"] == summary["noise_multiplier"] for r in private)  # one σ for all
+    # every trial's run trains on the training split only: the validation rows are held out
+    assert all(r.config["validation_size"] == 287 for r in private)
+    # a baseline per distinct schedule (learning rate changes it; clip norm does not)
+    baselines = [r for r in runs if r.kind == "baseline"]
+    assert len(baselines) == len({(r.config["learning_rate"], r.config["momentum"]) for r in private})
+
+
+def test_studies_survive_a_restart_and_are_listed(home):
+    record = run_study(TuneConfig(**SMALL, name="first"), home=home)
+    again = load(home, record.id[:10])  # a new reader, as after a restart
+    assert again.summary() == {**record.summary(), "wall_seconds": again.summary()["wall_seconds"]}
+    assert [r.id for r in list_studies(home)] == [record.id] and again.config.name == "first"
+
+
+def test_exploration_claims_no_total_epsilon(home):
+    record = run_study(TuneConfig(**SMALL, search="tpe"), home=home)
+    summary = record.summary()
+    assert summary["epsilon_total"] is None and "no ε is claimed" in summary["note"]
+    assert summary["trials_run"] == 3 and summary["search"] == "tpe"
+
+
+def test_cancelled_study_claims_no_total_epsilon(home, monkeypatch):
+    monkeypatch.setenv("DPVIZ_FAKE_STEP_SECONDS", "0.05")
+    config = TuneConfig(epochs=30, batch_size=128, trials_mean=4, trials_shape="poisson", seed=1)
+
+    def cancel_at_start(record):
+        request_cancel(home, record.id)
+
+    record = run_study(config, home=home, on_start=cancel_at_start)
+    assert record.status == "cancelled" and record.epsilon_total is None
+    assert "no ε is claimed" in record.summary()["note"]
+    assert not any(r.active for r in SqliteRunStore(home).list())
+
+
+def test_a_poisson_draw_of_zero_trials_reports_nothing(home, monkeypatch):
+    import dpviz.privacy.tuning as tuning
+
+    monkeypatch.setattr(tuning.TrialCount, "sample", lambda self, rng: 0)
+    record = run_study(TuneConfig(**{**SMALL, "trials_shape": math.inf}), home=home)
+    assert record.status == "completed" and record.trials_drawn == 0 and record.best is None
+    assert record.summary()["best"] is None
