@@ -37,24 +37,26 @@ class Field:
     integer: bool = False
 
 
+# The defaults are what an accounted study on digits found (MLP, whole-search ε = 3, `python -m dpviz tune`);
+# trained alone on the whole split they reach 87.8 % private test accuracy at ε 1.33 (baseline 97.2 %).
 FIELDS = {
     "dataset": Field("dataset", "digits", "choice", choices=tuple(DATASET_LABELS)),
     "dataset_size": Field("n", str(DATASETS["digits"].train_size), "text"),
-    "batch_size": Field("b", "64", "text"),
-    "noise_multiplier": Field("sigma", 1.1, "slider", 0.0, 10.0),
-    "epochs": Field("epochs", 15, "slider", 1, 200, integer=True),
-    "clip_norm": Field("clip", 1.0, "slider", 0.01, 10.0),
+    "batch_size": Field("b", "128", "text"),
+    "noise_multiplier": Field("sigma", 5.24, "slider", 0.0, 10.0),
+    "epochs": Field("epochs", 30, "slider", 1, 200, integer=True),
+    "clip_norm": Field("clip", 0.5, "slider", 0.01, 10.0),
     "delta": Field("delta", "1e-5", "text"),
     "accountant": Field("acct", "rdp", "choice", choices=ACCOUNTANTS),
     "model": Field("model", "mlp", "choice", choices=MODELS),
     "optimizer": Field("opt", "sgd", "choice", choices=OPTIMIZERS),
     "sampler": Field("sampler", "poisson", "choice", choices=SAMPLERS),
-    "learning_rate": Field("lr", "0.25", "text"),
+    "learning_rate": Field("lr", "0.35", "text"),
     "seed": Field("seed", "0", "text"),
     "canaries": Field("canaries", "0", "text"),
     "noise": Field("noise", "entropy", "choice", choices=("entropy", "seeded")),
     "target_epsilon": Field("target", "3", "text"),
-    "momentum": Field("momentum", "0", "text"),
+    "momentum": Field("momentum", "0.3", "text"),
     # the Tune page's own
     "trials_mean": Field("trials", "8", "text"),
     "trials_shape": Field("shape", "geometric", "choice", choices=("geometric", "poisson", "logarithmic", "0.5", "2")),

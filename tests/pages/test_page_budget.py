@@ -5,6 +5,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dpviz.ui.settings import FIELDS
+
 APP = "../../app.py"
 
 
@@ -42,10 +44,10 @@ def test_pld_curve_only_when_pld_is_chosen():
 def test_changing_noise_changes_epsilon():
     at = fresh()
     before = float(epsilon(at))
-    at.sidebar.slider(key="w_budget_noise_multiplier").set_value(2.0).run()
+    at.sidebar.slider(key="w_budget_noise_multiplier").set_value(8.0).run()  # more noise than the default
     after = float(epsilon(at))
     assert after < before
-    assert at.query_params["sigma"] in ("2.0", ["2.0"])
+    assert at.query_params["sigma"] in ("8.0", ["8.0"])
 
 
 def test_query_parameters_seed_the_view():
@@ -56,7 +58,8 @@ def test_query_parameters_seed_the_view():
 def test_a_link_value_a_widget_cannot_show_is_named_not_guessed():
     at = fresh({"sigma": "999", "model": "resnet"})
     assert not at.exception
-    assert at.sidebar.slider(key="w_budget_noise_multiplier").value == 1.1  # the default, and it says so
+    default = FIELDS["noise_multiplier"].default
+    assert at.sidebar.slider(key="w_budget_noise_multiplier").value == default  # the default, and it says so
     warnings = " ".join(w.value for w in at.sidebar.warning)
     assert "sigma='999'" in warnings and "0 to 10" in warnings and "model='resnet'" in warnings
 
@@ -101,7 +104,7 @@ def test_batch_larger_than_dataset_shows_error_and_keeps_the_last_results():
     assert at.error and "batch size" in at.error[0].value and "1437" in at.error[0].value
     assert "last valid settings" in at.error[0].value
     assert epsilon(at) == shown and len(at.get("plotly_chart")) == 3  # kept, not blanked
-    assert any("Showing the last valid settings" in i.value and "b = 64" in i.value for i in at.info)
+    assert any("Showing the last valid settings" in i.value and f"b = {FIELDS['batch_size'].default}" in i.value for i in at.info)
     at.sidebar.text_input(key="w_budget_batch_size").input("256").run()
     assert not at.error and float(epsilon(at)) > 0 and epsilon(at) != shown
 

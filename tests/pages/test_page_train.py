@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dpviz.runs.store import SqliteRunStore
+from dpviz.ui.settings import FIELDS
 
 PAGE = "../../pages/train.py"
 
@@ -222,7 +223,8 @@ def test_pre_launch_epsilon_equals_the_cli_for_the_same_settings_and_n(home, sam
     assert at.metric[1].value == "1,442"
     cli = subprocess.run(
         [sys.executable, "-m", "dpviz", "epsilon", "--dataset-size", "1442", "--batch-size", "128"]
-        + ["--noise-multiplier", "1.1", "--epochs", "3", "--delta", "1e-5", "--sampler", sampler, "--json"],
+        + ["--noise-multiplier", str(FIELDS["noise_multiplier"].default), "--epochs", "3", "--delta", "1e-5"]
+        + ["--sampler", sampler, "--json"],
         capture_output=True,
         text=True,
         check=True,
