@@ -104,7 +104,8 @@ def test_batch_larger_than_dataset_shows_error_and_keeps_the_last_results():
     assert at.error and "batch size" in at.error[0].value and "1437" in at.error[0].value
     assert "last valid settings" in at.error[0].value
     assert epsilon(at) == shown and len(at.get("plotly_chart")) == 3  # kept, not blanked
-    assert any("Showing the last valid settings" in i.value and f"b = {FIELDS['batch_size'].default}" in i.value for i in at.info)
+    marked = f"b = {FIELDS['batch_size'].default}"
+    assert any("Showing the last valid settings" in i.value and marked in i.value for i in at.info)
     at.sidebar.text_input(key="w_budget_batch_size").input("256").run()
     assert not at.error and float(epsilon(at)) > 0 and epsilon(at) != shown
 
