@@ -193,8 +193,11 @@ def walk_through(page, server, browser, tmp_path):
     # 1. home: the noise multiplier moves epsilon; PLD is tighter than RDP
     # Streamlit sends a slider's value a moment after the last key press (debounced), so each step
     # waits for the page's privacy statement to show the new setting before reading epsilon.
+    from dpviz.ui.settings import FIELDS
+
+    sigma, clip = FIELDS["noise_multiplier"].default, FIELDS["clip_norm"].default
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Privacy budget").click()
-    page.get_by_text("σ·C = 1.1 is added").wait_for()
+    page.get_by_text(f"σ·C = {sigma * clip:.3g} is added").wait_for()
     idle(page)
     before = float(epsilon(page))
     slider = page.get_by_test_id("stSlider").filter(has_text="Noise multiplier").get_by_role("slider")
@@ -205,7 +208,8 @@ def walk_through(page, server, browser, tmp_path):
     while epsilon(page) == shown and time.perf_counter() - pressed < 30:  # what the user sees change
         page.wait_for_timeout(20)
     report(tmp_path, "slider -> epsilon", time.perf_counter() - pressed)
-    page.get_by_text("σ·C = 1.2 is added").wait_for()
+    sigma = round(sigma + 0.1, 2)  # ten steps of 0.01
+    page.get_by_text(f"σ·C = {sigma * clip:.3g} is added").wait_for()
     idle(page)
     after = float(epsilon(page))
     assert after < before
@@ -229,7 +233,7 @@ def walk_through(page, server, browser, tmp_path):
     # 3. Train: a tiny digits pair with the real engine, progress, both curves, completed
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Train").click()
     page.get_by_role("button", name="Train private + baseline").wait_for()
-    assert "sigma=1.2" in page.url and "acct=pld" in page.url  # the same settings, in this page's URL too
+    assert f"sigma={sigma}" in page.url and "acct=pld" in page.url  # the same settings, in this page's URL too
 
     # 3a. a bad learning rate is named, and nothing can be launched until it is fixed
     rate = page.get_by_test_id("stTextInput").filter(has_text="Learning rate").locator("input")
@@ -255,6 +259,9 @@ def walk_through(page, server, browser, tmp_path):
     batch.fill("64")
     batch.press("Enter")
     idle(page)
+    deadline = time.monotonic() + 30
+    while metric(page, "Steps") != "45" and time.monotonic() < deadline:  # 2 epochs at b = 64 have reached the server
+        page.wait_for_timeout(100)
     planned = metric(page, "ε this run will report")
     page.wait_for_timeout(3000)  # the warm workers the app started have loaded TensorFlow by now
     idle(page)  # a click while the page still runs waits for that run: time the click alone
@@ -320,7 +327,7 @@ def walk_through(page, server, browser, tmp_path):
     table = pd.read_csv(io.BytesIO(files["CSV"]))
     private = table[table["kind"] == "private"]
     assert len(private) == 3 and private["test_accuracy"].between(0, 1).all() and (private["epsilon"] > 0).all()
-    assert sorted(private["noise_multiplier"]) == [0.6, 1.2, 3.0] and (private["batch_size"] == 64).all()
+    assert sorted(private["noise_multiplier"]) == sorted([0.6, sigma, 3.0]) and (private["batch_size"] == 64).all()
     html = files["HTML"].decode()
     assert all(i in html for i in private["id"]) and not re.search(r"<script[^>]+src=[\"']?https?:", html)
 
