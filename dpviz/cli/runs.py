@@ -22,6 +22,13 @@ def register(sub) -> None:
     q.add_argument("run_id", help="a run id from `runs list` (a unique prefix works)")
     q.add_argument("--json", action="store_true", help="the run and its metrics as one JSON object")
     q.set_defaults(func=cmd_show)
+    q = runs.add_parser("label", help="name and/or tag a run (shown on the Runs page and in `runs list`)")
+    q.add_argument("run_id", help="a run id from `runs list` (a unique prefix works)")
+    q.add_argument("--name", default=None, help="a name, at most 80 characters ('' clears it)")
+    q.add_argument("--tags", default=None, help="comma-separated tags, replacing the run's ('' clears them)")
+    q.add_argument("--tag", action="append", default=[], help="add one tag (repeatable)")
+    q.add_argument("--untag", action="append", default=[], help="remove one tag (repeatable)")
+    q.set_defaults(func=cmd_label)
     q = runs.add_parser("move-aside", help="rename a damaged run store beside itself (kept) so a new one starts")
     q.set_defaults(func=cmd_move_aside)
 
@@ -33,9 +40,12 @@ def cmd_worker(args) -> int:
     return 0
 
 
-def _summary(run) -> dict:
+def _summary(run, label: dict | None = None) -> dict:
     final = run.final.get("final", {}) if run.final else {}
+    label = label or {}
     return {
+        "name": label.get("name", ""),
+        "tags": label.get("tags", []),
         "id": run.id,
         "kind": run.kind,
         "group_id": run.group_id,
@@ -64,7 +74,8 @@ def _cell(value) -> str:
 
 def cmd_list(args) -> int:
     store = open_store(args)
-    runs = [_summary(run) for run in store.list()]
+    labels = store.labels()
+    runs = [_summary(run, labels.get(run.id)) for run in store.list()]
     if args.json:
         print(json.dumps(runs))
         return 0
@@ -82,6 +93,8 @@ def cmd_list(args) -> int:
         print(
             f"{r['id']:12}  {r['kind']:8}  {r['status']:11}  {_cell(r['dataset']):9}  {_cell(r['model']):6}  "
             f"{sigma:>5}  {clip:>5}  {batch:>5}  {lr:>6}  {acc:>6}  {eps:>7}  {when}"
+            + (f"  {r['name']}" if r["name"] else "")
+            + (f"  [{', '.join(r['tags'])}]" if r["tags"] else "")
         )
     for run_id, reason in store.damaged():
         print(f"damaged, skipped: {run_id}: {reason}")
@@ -92,7 +105,7 @@ def cmd_show(args) -> int:
     store = open_store(args)
     run = store.resolve(args.run_id)
     data = {
-        **_summary(run),
+        **_summary(run, store.labels().get(run.id)),
         "config": run.config,
         "progress": run.progress,
         "final": run.final,
@@ -123,6 +136,21 @@ def cmd_show(args) -> int:
             f"epoch {epoch:3d}: test acc {row.get('test_accuracy', 0):.4f}, loss {row.get('test_loss', 0):.4f}"
             + (f", epsilon {number(eps, 3)}" if eps is not None else "")
         )
+    return 0
+
+
+def cmd_label(args) -> int:
+    from dpviz.runs.store import parse_tags
+
+    store = open_store(args)
+    run = store.resolve(args.run_id)
+    current = store.labels().get(run.id, {"name": "", "tags": []})
+    tags = parse_tags(args.tags) if args.tags is not None else list(current["tags"])
+    tags += [t for t in parse_tags(args.tag) if t not in tags]
+    tags = [t for t in tags if t not in set(parse_tags(args.untag))]
+    store.set_label(run.id, name=args.name, tags=tags)
+    label = store.labels()[run.id]
+    print(f"run {run.id}: name {label['name'] or '-'}, tags {', '.join(label['tags']) or '-'}")
     return 0
 
 

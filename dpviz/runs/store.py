@@ -47,7 +47,38 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (run_id, epoch, name)
 );
 CREATE TABLE IF NOT EXISTS workers (pid INTEGER PRIMARY KEY, started_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS labels (
+    run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    name TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]'
+);
 """
+MAX_NAME = 80
+MAX_TAGS = 10
+MAX_TAG = 30
+
+
+def parse_tags(value) -> list[str]:
+    """ "baseline, mnist" or a list -> ["baseline", "mnist"] (stripped, without repeats); ValidationError names
+    `tags` for more than 10, or a tag longer than 30 characters."""
+    parts = [p for item in ([value] if isinstance(value, str) else list(value or [])) for p in str(item).split(",")]
+    tags = []
+    for part in (str(p).strip() for p in parts):
+        if part and part not in tags:
+            tags.append(part)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError("tags", f"at most {MAX_TAGS} per run, got {len(tags)}")
+    for tag in tags:
+        if len(tag) > MAX_TAG:
+            raise ValidationError("tags", f"each at most {MAX_TAG} characters, got {tag[:40]!r}")
+    return tags
+
+
+def parse_name(value) -> str:
+    name = str(value or "").strip()
+    if len(name) > MAX_NAME:
+        raise ValidationError("name", f"must be at most {MAX_NAME} characters, got {len(name)}")
+    return name
 
 
 def match_ids(ids, prefix: str, *, field: str = "run_id") -> str:
@@ -366,9 +397,48 @@ class SqliteRunStore:
             row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
-    def delete(self, run_id: str) -> None:
-        """Remove a run and its metrics for good."""
+    def set_label(self, run_id: str, *, name: str | None = None, tags=None) -> None:
+        """Name and/or tag a run (None leaves that part as it was).
+
+        Raises:
+          ValidationError: (field "name" or "tags") for a value out of range; ("run_id") for an unknown run.
+        """
+        name = None if name is None else parse_name(name)
+        tags = None if tags is None else parse_tags(tags)
+        if self.get(run_id) is None:
+            raise ValidationError("run_id", f"no run {run_id!r}")
         with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO labels (run_id) VALUES (?)", (run_id,))
+            if name is not None:
+                db.execute("UPDATE labels SET name = ? WHERE run_id = ?", (name, run_id))
+            if tags is not None:
+                db.execute("UPDATE labels SET tags = ? WHERE run_id = ?", (json.dumps(tags), run_id))
+
+    def labels(self) -> dict[str, dict]:
+        """{run id: {"name": ..., "tags": [...]}} for every labelled run (a store from before labels has none)."""
+        out = {}
+        try:
+            with self._read() as db:
+                rows = list(db.execute("SELECT run_id, name, tags FROM labels"))
+        except StoreUnavailable:
+            if not self.path.exists():
+                return {}
+            with self._read() as db:  # an older store without the table: nothing labelled yet
+                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'labels'").fetchone() is None:
+                    return {}
+            raise
+        for run_id, name, tags in rows:
+            try:
+                parsed = json.loads(tags)
+            except json.JSONDecodeError:
+                parsed = []
+            out[run_id] = {"name": name, "tags": [str(t) for t in parsed] if isinstance(parsed, list) else []}
+        return out
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run, its metrics and its labels for good."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM labels WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 
@@ -14,14 +15,17 @@ from dpviz.compare.tables import chart_table, filter_frame, run_label, runs_fram
 from dpviz.privacy.labels import format_epsilon
 from dpviz.privacy.statement import run_statement
 from dpviz.runs.launcher import cancel_sweep
-from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore
+from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore, parse_tags
 from dpviz.training.config import HYPERPARAMETER_LABELS, HYPERPARAMETERS
 from dpviz.ui import audit_view
-from dpviz.ui.common import MISSING, column_config, seed_from_url, statement_downloads, write_url
+from dpviz.ui.common import MISSING, column_config, invalid_banner, seed_from_url, statement_downloads, write_url
+from dpviz.validation import ValidationError
 
 MAX_DEFAULT_SELECTION = 30
 TABLE_COLUMNS = [
     "id",
+    "name",
+    "tags",
     "kind",
     "status",
     "dataset",
@@ -42,12 +46,22 @@ TABLE_COLUMNS = [
 
 
 def load(store: SqliteRunStore) -> pd.DataFrame:
-    return runs_frame(store.list())
+    """Every run as a row, with its name and tags."""
+    frame = runs_frame(store.list())
+    labels = store.labels()
+    if not frame.empty:
+        frame["name"] = [labels.get(i, {}).get("name", "") for i in frame["id"]]
+        frame["tags"] = [", ".join(labels.get(i, {}).get("tags", [])) for i in frame["id"]]
+    return frame
+
+
+def _tags(frame: pd.DataFrame) -> list[str]:
+    return sorted({t.strip() for text in frame["tags"] for t in str(text).split(",") if t.strip()})
 
 
 def filters(frame: pd.DataFrame) -> pd.DataFrame:
     """Dataset, model, status, sweep and epsilon-range filters; returns the rows that pass."""
-    c = st.columns([1, 1, 1, 1, 2])
+    c = st.columns([1, 1, 1, 1, 1, 2])
     datasets = c[0].multiselect(
         "Dataset", sorted(frame["dataset"].dropna().unique()), key="r_dataset", bind="query-params", placeholder="all"
     )
@@ -62,7 +76,10 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
         placeholder="all",
     )
     sweeps = sorted(frame["sweep_id"].dropna().unique(), reverse=True)
-    chosen_sweeps = c[3].multiselect("Sweep", sweeps, key="r_sweep", bind="query-params", placeholder="all runs")
+    chosen_sweeps = c[3].multiselect(
+        "Sweep or study", sweeps, key="r_sweep", bind="query-params", placeholder="all runs"
+    )
+    tags = c[4].multiselect("Tag", _tags(frame), key="r_tag", bind="query-params", placeholder="any")
     finite = frame.loc[
         (frame["kind"] == "private") & frame["epsilon"].apply(lambda v: math.isfinite(v) if v == v else False),
         "epsilon",
@@ -70,25 +87,45 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
     epsilon_range = None
     if len(finite):
         top = float(math.ceil(finite.max() * 1.01 * 10) / 10) or 1.0
-        low, high = c[4].slider("ε range (private runs)", 0.0, top, (0.0, top), step=max(top / 200, 0.01), key="r_eps")
+        low, high = c[5].slider("ε range (private runs)", 0.0, top, (0.0, top), step=max(top / 200, 0.01), key="r_eps")
         if (low, high) != (0.0, top):
             epsilon_range = (low, high)
     shown = filter_frame(frame, datasets=datasets, models=models, statuses=statuses, epsilon_range=epsilon_range)
     if chosen_sweeps:
         shown = shown[shown["sweep_id"].isin(chosen_sweeps)]
+    if tags:
+        wanted = set(tags)
+        shown = shown[[bool(wanted & {t.strip() for t in str(text).split(",")}) for text in shown["tags"]]]
     return shown
 
 
 def table(shown: pd.DataFrame, total: int) -> None:
-    st.caption(f"{len(shown)} of {total} runs shown. ε is for the run's accountant and δ; baselines are non-private.")
+    """The runs; selecting rows here chooses the runs compared below (hundreds fit, no chip list needed)."""
+    st.caption(
+        f"{len(shown)} of {total} runs shown. Select rows to compare them (a private run brings its baseline). "
+        "ε is for the run's accountant and δ; baselines are non-private."
+    )
+    ids = list(shown["id"])
+    selected = set(st.session_state.get("r_selected", []))
+    # the widget's identity follows the rows and the selection, so a selection made elsewhere (the list below,
+    # a link, a run added by a poll) is drawn as it is instead of by stale row positions
+    key = "r_table_" + hashlib.sha1("|".join(ids + ["/"] + sorted(selected)).encode()).hexdigest()[:12]
     st.dataframe(
         shown[TABLE_COLUMNS],
         hide_index=True,
         placeholder=MISSING,
         width="stretch",
-        key="r_table",
+        key=key,
         column_config=column_config(),
+        on_select=functools.partial(_on_table, key, ids),
+        selection_mode="multi-row",
+        selection_default={"selection": {"rows": [i for i, run_id in enumerate(ids) if run_id in selected]}},
     )
+
+
+def _on_table(key: str, ids: list[str]) -> None:
+    rows = st.session_state[key]["selection"]["rows"]
+    st.session_state["r_selected"] = [ids[i] for i in sorted(rows) if 0 <= i < len(ids)]
 
 
 def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:
@@ -108,23 +145,56 @@ def sweeps_panel(store: SqliteRunStore, frame: pd.DataFrame) -> None:
             st.rerun()
 
 
-def choose(shown: pd.DataFrame) -> list[str]:
-    options = list(shown["id"])
-    labels = {row["id"]: f"{run_label(row)} [{row['status']}]" for _, row in shown.iterrows()}
-    seed_from_url("r_selected", options, many=True)
+def init_selection(shown: pd.DataFrame) -> None:
+    """The selection (run ids, in session state and the URL): from a link, else the newest usable runs;
+    runs the filters hide leave it."""
+    options = set(shown["id"])
+    seed_from_url("r_selected", list(shown["id"]), many=True)
     if "r_selected" in st.session_state:
-        st.session_state["r_selected"] = [i for i in st.session_state["r_selected"] if i in labels]
+        st.session_state["r_selected"] = [i for i in st.session_state["r_selected"] if i in options]
     else:
         st.session_state["r_selected"] = default_selection(shown)
-    chosen = st.multiselect(
-        "Runs to compare (a private run brings its baseline along)",
-        options,
-        key="r_selected",
-        format_func=labels.get,
-        placeholder="choose runs",
-    )
+
+
+def choose(shown: pd.DataFrame) -> list[str]:
+    """The selected runs, listed (and editable) in a collapsed list under the table."""
+    options = list(shown["id"])
+    labels = {row["id"]: f"{run_label(row)} [{row['status']}]" for _, row in shown.iterrows()}
+    with st.expander(f"Selected: {len(st.session_state['r_selected'])} run(s)"):
+        chosen = st.multiselect(
+            "Runs to compare (a private run brings its baseline along)",
+            options,
+            key="r_selected",
+            format_func=labels.get,
+            placeholder="select rows in the table, or choose here",
+        )
     write_url("r_selected", chosen)
     return chosen
+
+
+def label_controls(store: SqliteRunStore, frame: pd.DataFrame, chosen: list[str]) -> None:
+    """Name and tag the selected runs: the Runs page as a tracker."""
+    if not chosen:
+        return
+    with st.expander(f"Name or tag the {len(chosen)} selected run(s)"):
+        left, right, button = st.columns([2, 2, 1])
+        name = left.text_input("Name", key="r_label_name", help="At most 80 characters; empty keeps each name.")
+        tags = right.text_input("Add tags", key="r_label_tags", help="Comma-separated; at most 10 per run.")
+        clear = st.checkbox("Replace their tags instead of adding", key="r_label_replace")
+        if button.button("Apply", key="r_label_apply"):
+            try:
+                labels = store.labels()
+                for run_id in chosen:
+                    current = labels.get(run_id, {}).get("tags", [])
+                    new = parse_tags(tags)
+                    store.set_label(
+                        run_id, name=name or None, tags=new if clear else current + [t for t in new if t not in current]
+                    )
+            except ValidationError as err:
+                invalid_banner(err, "No run was changed after the first one that failed.")
+            else:
+                st.toast(f"Labelled {len(chosen)} run(s)")
+                st.rerun()
 
 
 def default_selection(shown: pd.DataFrame) -> list[str]:
@@ -301,8 +371,10 @@ def render(store: SqliteRunStore) -> None:
         current = load(store)
         sweeps_panel(store, current)
         shown = filters(current)
+        init_selection(shown)
         table(shown, len(current))
         chosen = choose(shown)
+        label_controls(store, current, chosen)
         delete_controls(store, current, chosen)
         selection = select(current, chosen)
         summary(selection)

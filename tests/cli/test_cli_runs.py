@@ -38,3 +38,16 @@ def test_show_of_an_unknown_or_empty_id_exits_2_naming_the_field(stored, capsys)
         assert cli(["--home", str(home), "runs", "show", run_id]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: run_id:")
+
+
+def test_label_names_and_tags_a_run_and_list_shows_them(stored, capsys):
+    home, (private, _) = stored
+    base = ["--home", str(home), "runs"]
+    assert cli([*base, "label", private[:6], "--name", "first", "--tag", "a", "--tag", "b"]) == 0
+    assert cli([*base, "label", private, "--untag", "a", "--tag", "c"]) == 0
+    capsys.readouterr()
+    assert cli([*base, "list", "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["id"] == private)
+    assert (row["name"], row["tags"]) == ("first", ["b", "c"])
+    assert cli([*base, "label", private, "--tags", ",".join("abcdefghijk")]) == 2
+    assert "--tags" in capsys.readouterr().err

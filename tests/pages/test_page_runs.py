@@ -185,3 +185,44 @@ def test_cancelled_and_failed_runs_are_not_selected_by_default(home):
         store.finish(run_id, status, error="stopped")
     at = page()
     assert at.multiselect(key="r_selected").value == [kept]
+
+
+def test_name_and_tag_selected_runs_then_filter_by_tag(filled):
+    store, (private, _), cells = filled
+    at = page()
+    at.multiselect(key="r_selected").set_value([cells[0], cells[1]]).run()
+    at.text_input(key="r_label_name").input("noise sweep")
+    at.text_input(key="r_label_tags").input("synthetic, keep")
+    at.button(key="r_label_apply").click().run()
+    assert not at.exception
+    labels = store.labels()
+    assert {labels[c]["name"] for c in cells[:2]} == {"noise sweep"} and labels[cells[0]]["tags"] == [
+        "synthetic",
+        "keep",
+    ]
+    assert private not in labels
+    table = at.dataframe[0].value
+    assert set(table.loc[table["id"].isin(cells[:2]), "tags"]) == {"synthetic, keep"}
+    at.multiselect(key="r_tag").select("keep").run()
+    assert set(at.dataframe[0].value["id"]) == set(cells[:2])  # the tag filter
+    assert set(at.multiselect(key="r_selected").value) == set(cells[:2])
+
+
+def test_too_many_tags_are_named_and_nothing_changes(filled):
+    store, _, cells = filled
+    at = page()
+    at.multiselect(key="r_selected").set_value([cells[0]]).run()
+    at.text_input(key="r_label_tags").input(",".join(f"t{i}" for i in range(11)))
+    at.button(key="r_label_apply").click().run()
+    assert not at.exception and any("tags" in e.value for e in at.error)
+    assert store.labels() == {}
+
+
+def test_table_selection_maps_rows_to_run_ids():
+    import streamlit as st
+
+    from dpviz.ui.runs_view import _on_table
+
+    st.session_state["t"] = {"selection": {"rows": [2, 0, 9]}}  # the callback reads and writes session state only
+    _on_table("t", ["a", "b", "c"])
+    assert st.session_state["r_selected"] == ["a", "c"]  # positions as drawn, out-of-range ones dropped
