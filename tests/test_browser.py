@@ -347,3 +347,22 @@ def walk_through(page, server, browser, tmp_path):
     page.get_by_text("Showing the last valid settings").wait_for(state="detached")
     idle(page)
     assert float(epsilon(page)) > 0
+
+    # 6. Tune: one accounted trial (a mean of 1 draws exactly one) with the real engine, planned, run, applied
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Tune").click()
+    trials = page.get_by_test_id("stTextInput").filter(has_text="Expected number of trials").locator("input")
+    trials.fill("1")
+    trials.press("Enter")
+    idle(page)
+    assert float(metric(page, "ε of the whole search")) <= 3.0
+    page.get_by_role("button", name="Start study").click()
+    page.get_by_test_id("stMetric").filter(has_text="Status").get_by_text("completed").wait_for(timeout=180_000)
+    idle(page)
+    assert page.get_by_text("RepeatAndSelect").count() >= 1 and metric(page, "Trials run") == "1 of 1"
+    shoot(page, "tune", tmp_path)
+    page.get_by_role("button", name="Apply the best settings on the Train page").click()
+    page.get_by_role("heading", name="Train DP-SGD against its baseline").wait_for()
+    idle(page)
+    page.get_by_role("tab", name="Single run").click()
+    page.get_by_role("button", name="Train private + baseline").wait_for()
+    assert "lr=" in page.url and "momentum=" in page.url and page.get_by_text("damaged settings").count() == 0

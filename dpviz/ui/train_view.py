@@ -42,6 +42,7 @@ from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
 from dpviz.validation import ValidationError
 
 POLL_SECONDS = 0.5
+BATCH_PREFIXES = ("sweep-", "study-")  # runs grouped by their sweep_id: a sweep, or a study's trials
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ def runs_panel(store: SqliteRunStore, checked: Checked) -> None:
     if not group:
         return
     form_matches(store, group, checked)
-    if group.startswith("sweep-"):
+    if group.startswith(BATCH_PREFIXES):
         sweep_panel(store, group)
     else:
         live_panel(store, group, checked.target)
@@ -264,10 +265,10 @@ def _as_settings(config: TrainConfig) -> dict:
 
 def form_matches(store: SqliteRunStore, group: str, checked: Checked) -> None:
     """After a reload, or once the form is edited, say plainly when it differs from the run shown."""
-    runs = store.list(sweep_id=group) if group.startswith("sweep-") else store.list(group_id=group)
+    runs = store.list(sweep_id=group) if group.startswith(BATCH_PREFIXES) else store.list(group_id=group)
     private = [r for r in runs if r.kind == "private"] or runs
     config = stored_config(private[-1].config) if private else None
-    if config is None or group.startswith("sweep-"):
+    if config is None or group.startswith(BATCH_PREFIXES):
         return  # a sweep varies some settings by design; its table lists them
     shown = _as_settings(config)
     if checked.config is not None:
@@ -294,14 +295,14 @@ def _unit(run) -> str:
 
 
 def _group_label(store: SqliteRunStore, unit: str) -> str:
-    runs = store.list(sweep_id=unit) if unit.startswith("sweep-") else store.list(group_id=unit)
+    runs = store.list(sweep_id=unit) if unit.startswith(BATCH_PREFIXES) else store.list(group_id=unit)
     if not runs:
         return unit
     c = stored_config(runs[0].config)
     when = dt.datetime.fromtimestamp(min(r.created_at for r in runs)).strftime("%H:%M:%S")
     if c is None:
         return f"{when} · {unit} (damaged settings)"
-    if unit.startswith("sweep-"):
+    if unit.startswith(BATCH_PREFIXES):
         private = sum(r.kind == "private" for r in runs)
         return f"{when} · {unit}: {private} private runs + {len(runs) - private} baseline(s) · {c.dataset} {c.model}"
     return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pandas as pd
 import streamlit as st
@@ -147,6 +148,7 @@ def launch(store: SqliteRunStore, config: TuneConfig, backend: str) -> None:
 
     study_id, _ = start_study(store.home, config, backend=backend)
     st.session_state["tu_study"] = study_id
+    st.session_state["tu_pending"] = (study_id, time.time())
     write_url("tu_study", study_id)
     st.toast(f"Started study {study_id}")
 
@@ -162,8 +164,37 @@ def _studies(store: SqliteRunStore):
     return list_studies(store.home)
 
 
+PENDING_SECONDS = 60.0
+
+
+def _waiting_for(store: SqliteRunStore, ids: list[str]) -> bool:
+    """A study just started is not stored until its driver has calibrated σ: say so, and poll until it is."""
+    pending = st.session_state.get("tu_pending")
+    if not pending or pending[0] in ids:
+        st.session_state.pop("tu_pending", None)
+        return False
+    study_id, started = pending
+    if time.time() - started > PENDING_SECONDS:
+        log = store.home / f"tune-{study_id}.log"
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        st.error(f"Study {study_id} did not start. " + (f"Its log ends: {tail[0][:300]}" if tail else f"See {log}."))
+        st.session_state.pop("tu_pending", None)
+        return False
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def starting():
+        st.info(f"Starting study {study_id}…", icon=":material/hourglass_top:")
+        if study_id in {r.id for r in _studies(store)}:
+            st.rerun()
+
+    starting()
+    return True
+
+
 def study_panel(store: SqliteRunStore) -> None:
     records = _studies(store)
+    if _waiting_for(store, [r.id for r in records]):
+        return
     if not records:
         st.info("No studies yet: set the budget and ranges above, then **Start study**.")
         return
@@ -199,7 +230,7 @@ def render_study(record, home) -> None:
     m = st.columns(4)
     m[0].metric("Status", record.status)
     m[1].metric(
-        "Trials",
+        "Trials run",
         f"{finished} of {drawn}" if drawn is not None else f"{finished}",
         help="Drawn once at the start from the distribution accounted." if record.accounted else None,
     )
@@ -231,13 +262,14 @@ def render_study(record, home) -> None:
             + (f"{best.test_accuracy:.1%}" if best.test_accuracy is not None else MISSING)
             + (f" (its baseline: {best.baseline_test_accuracy:.1%})" if best.baseline_test_accuracy else "")
         )
-        st.button(
+        if st.button(
             "Apply the best settings on the Train page",
             key="tu_apply",
             on_click=apply_best,
             args=(record, best),
             disabled=record.status == "running",
-        )
+        ) and st.session_state.get("_switch_to_train"):
+            st.rerun()  # a click reruns only this fragment: rerun the page, whose top opens the Train page
     plots(record, home)
 
 

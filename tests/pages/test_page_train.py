@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dpviz.runs.store import SqliteRunStore
+from dpviz.training.config import TrainConfig
 from dpviz.ui.settings import FIELDS
 
 PAGE = "../../pages/train.py"
@@ -294,3 +295,16 @@ def test_time_left_comes_from_the_measured_step_rate():
     assert time_left(run) == 6.0
     assert time_left(SimpleNamespace(status="running", progress={"step": 1, "total_steps": 400})) is None
     assert time_left(SimpleNamespace(status="completed", progress=run.progress)) is None
+
+
+def test_a_studys_trials_are_shown_as_one_batch_not_as_damaged(home):
+    from dpviz.training.fake import record_fake
+
+    store = SqliteRunStore(home)
+    config = TrainConfig(epochs=1, batch_size=128, validation_size=100, audit=False)
+    for kind in ("private", "private", "baseline"):
+        record_fake(store, config, kind, sweep_id="study-abcd1234")
+    at = page()
+    assert not at.exception
+    text = " ".join(str(o) for o in at.selectbox(key="t_view").options)
+    assert "study-abcd1234: 2 private runs + 1 baseline(s)" in text and "damaged" not in text

@@ -51,7 +51,7 @@ def test_plan_start_watch_and_apply(home):
     at.run()  # the fragment's timer does not fire under AppTest
     assert not at.exception
     shown = metrics(at)
-    assert shown["Status"] == "completed" and shown["Trials"] == f"{record.trials_drawn} of {record.trials_drawn}"
+    assert shown["Status"] == "completed" and shown["Trials run"] == f"{record.trials_drawn} of {record.trials_drawn}"
     assert any("RepeatAndSelect" in s.value for s in at.success)
     table = at.dataframe[0].value
     assert len(table) == record.trials_drawn and set(table["run"]) == {t.run_id for t in record.trials}
