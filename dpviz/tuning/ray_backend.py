@@ -27,10 +27,16 @@ def _train_task(config: dict, kind: str, run_id: str, queue) -> str:
 
     trainer = load_trainer()
     _configure_threads(trainer)
-    status = "failed"
+    import ray
+
+    status, sent = "failed", None
     for event in trainer(TrainConfig.from_dict(config), kind):
-        queue.put((run_id, event))
+        # not `queue.put`, which waits for the queue's actor at every event: calls from one caller to an actor
+        # arrive in order, so the events are sent without waiting, and the last one is awaited
+        sent = queue.actor.put_nowait.remote((run_id, event))
         status = getattr(event, "status", status)
+    if sent is not None:
+        ray.get(sent)
     return status
 
 

@@ -457,6 +457,11 @@ def run_study(
                 _announce(on_trial, study, store, number)
             if pending:
                 time.sleep(POLL_SECONDS)
+        # the baselines are part of the study's record: the last ones may still be training (on Ray they
+        # would be cancelled with the cluster connection), so wait for them unless the study was cancelled
+        while status == "completed" and any(_active(store, run_id) for run_id in baselines.values()):
+            runner.poll()
+            time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         status, error = "cancelled", "interrupted from the keyboard"
     except Exception as err:
@@ -473,6 +478,11 @@ def run_study(
         if error:
             study.set_user_attr("error", error)
     return _record(study, store)
+
+
+def _active(store: SqliteRunStore, run_id: str) -> bool:
+    run = store.get(run_id)
+    return run is not None and run.active
 
 
 def _announce(on_trial, study, store, number: int) -> None:

@@ -82,3 +82,14 @@ def test_a_poisson_draw_of_zero_trials_reports_nothing(home, monkeypatch):
     record = run_study(TuneConfig(**{**SMALL, "trials_shape": math.inf}), home=home)
     assert record.status == "completed" and record.trials_drawn == 0 and record.best is None
     assert record.summary()["best"] is None
+
+
+@pytest.mark.slow
+def test_a_study_on_a_local_ray_instance_writes_every_trial_into_the_store(home, monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    record = run_study(TuneConfig(**SMALL), home=home, backend="ray")
+    assert record.status == "completed" and record.backend == "ray"
+    runs = SqliteRunStore(home).list(sweep_id=record.id)
+    assert len([r for r in runs if r.kind == "private"]) == record.trials_drawn == len(record.finished)
+    assert all(r.status == "completed" for r in runs)  # baselines too: the driver waits for them
+    assert all(SqliteRunStore(home).metrics(r.id).get("test_accuracy") for r in runs)  # epoch metrics came back
