@@ -8,6 +8,7 @@ from dpviz.privacy.labels import ACCOUNTANTS, SAMPLERS
 def register(sub) -> None:
     p = sub.add_parser("statement", help="a privacy statement (Markdown or JSON) for a run or for settings")
     p.add_argument("--run", default=None, help="a stored private run's id (a unique prefix works)")
+    p.add_argument("--study", default=None, help="a stored study's id: the whole search's statement")
     p.add_argument("--format", choices=("md", "json"), default="md", help="Markdown for people, JSON for files")
     p.add_argument("--dataset-size", type=int, default=None, help="without --run: training examples n")
     p.add_argument("--batch-size", type=int, default=None, help="without --run: expected batch size b")
@@ -28,7 +29,16 @@ def cmd_statement(args) -> int:
     from dpviz.privacy.statement import render, run_statement, statement
     from dpviz.validation import ValidationError
 
-    if args.run is not None:
+    if args.study is not None:
+        from dpviz.tuning.study import load, study_statement
+
+        record = load(args.home, args.study)
+        data = study_statement(record)
+        if data is None:
+            raise ValidationError(
+                "study", f"{record.id} ({record.config.search} search, {record.status}) claims no ε for the search"
+            )
+    elif args.run is not None:
         from dpviz.cli.common import open_store
         from dpviz.runs.store import match_ids
 

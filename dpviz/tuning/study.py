@@ -503,3 +503,72 @@ def accuracy_gap(record: StudyRecord) -> float | None:
 
 def finite(value) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def study_statement(record: StudyRecord) -> dict | None:
+    """The privacy statement of a whole accounted search (dpviz.privacy.statement's format), or None when the
+    study claims no total ε (exploration, cancelled, interrupted, or nothing drawn yet)."""
+    from dpviz.privacy.statement import statement
+
+    total = record.epsilon_total
+    if total is None:
+        return None
+    config, cost = record.config, record.cost
+    params = config.privacy.replace(noise_multiplier=cost["noise_multiplier"])
+    best = record.best
+    data = statement(params, sampler=config.sampler, accountant="rdp")
+    data["subject"] = f"stored study {record.id}" + (f" ({config.name})" if config.name else "")
+    data["guarantee"].update(
+        epsilon=total,
+        accountant="rdp",
+        accountant_description="dp-accounting RDP, RepeatAndSelectDpEvent (Papernot & Steinke 2022)",
+        note=f"the whole search: the best of {record.trials_drawn} trial(s), a number drawn from the "
+        f"{cost['trials_distribution']} distribution with mean {config.trials_mean:g}; one trial alone has "
+        f"ε = {cost['epsilon_per_trial']:.4g}",
+    )
+    data["covers"] = "every trial's final model and updates, and the choice of the best trial among them"
+    data["does_not_cover"] = [
+        f"the {config.validation_size:,} validation examples held out of the training data to choose the best "
+        "trial (not trained on; their use in the choice is not accounted)",
+        "the non-private baselines trained beside the trials",
+        "the choice of the search space (ranges, model, schedule) and data-dependent preprocessing done before dpviz",
+    ]
+    data["attack_bounds"] = None
+    data["attack_bounds_note"] = (
+        "not computed for a search: its guarantee is available only as RDP, and the PLD profile the bounds are "
+        "read from describes one trial"
+    )
+    data["randomness"] = (
+        "each trial's noise and batch sampling were drawn from the operating system's entropy; the study seed "
+        f"({config.seed if config.seed is not None else 'none'}) drew the number of trials and their settings"
+    )
+    data["tuning"] = (
+        f"accounted: settings drawn independently (random search) for learning rate {config.learning_rate_range}, "
+        f"clip norm {config.clip_norm_range}"
+        + (f", momentum {config.momentum_range}" if config.momentum_range is not None else "")
+    )
+    data["run"] = {
+        "study": record.id,
+        "status": record.status,
+        "dataset": config.dataset,
+        "model": config.model,
+        "trials_drawn": record.trials_drawn,
+        "training_examples": config.train_size,
+        "validation_examples": config.validation_size,
+        "test_examples": record.test_size,
+        "best_trial": None if best is None else best.number,
+        "best_run": None if best is None else best.run_id,
+        "best_validation_accuracy": None if best is None else best.validation_accuracy,
+        "best_test_accuracy": None if best is None else best.test_accuracy,
+    }
+    data["software"]["optuna"] = _version("optuna")
+    return data
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None

@@ -13,7 +13,15 @@ from dpviz.privacy.labels import format_epsilon
 from dpviz.privacy.tuning import shape_name
 from dpviz.runs.store import SqliteRunStore
 from dpviz.tuning.config import TuneConfig
-from dpviz.ui.common import MISSING, MODEL_LABELS, SAMPLER_LABELS, invalid_banner, seed_from_url, write_url
+from dpviz.ui.common import (
+    MISSING,
+    MODEL_LABELS,
+    SAMPLER_LABELS,
+    invalid_banner,
+    seed_from_url,
+    statement_downloads,
+    write_url,
+)
 from dpviz.ui.settings import CUSTOM, choice_setting, parse_delta, set_values, settings, text_setting
 from dpviz.validation import ValidationError
 
@@ -241,6 +249,9 @@ def render_study(record, home) -> None:
         format_epsilon(total) if total is not None else ("not claimed" if record.status != "running" else "pending"),
     )
     (st.success if record.status == "completed" and record.accounted else st.info)(claim(record))
+    from dpviz.tuning.study import study_statement
+
+    statement_downloads(study_statement(record), key=f"tu_{record.id}", stem=f"dpviz-statement-{record.id}")
     if record.error:
         st.error(f"The study stopped: {record.error}")
     if record.trials_drawn == 0:

@@ -70,3 +70,15 @@ def test_bad_arguments_exit_2_naming_the_field_and_train_nothing(capsys, home, a
 def test_show_an_unknown_study_names_it(capsys, home):
     code, _, err = run(capsys, home, "studies show nothing-like-it")
     assert code == 2 and "study" in err
+
+
+def test_statement_of_a_study(capsys, home):
+    code, out, _ = run(capsys, home, "tune --epochs 2 --batch-size 128 --trials-mean 2 --seed 1 --json")
+    study = json.loads(out.splitlines()[-1])["study"]
+    code, out, _ = run(capsys, home, f"statement --study {study} --format json")
+    data = json.loads(out)
+    assert code == 0 and data["subject"].startswith(f"stored study {study}") and data["guarantee"]["epsilon"] <= 3
+    code, out, err = run(capsys, home, "tune --epochs 2 --batch-size 128 --trials-mean 2 --seed 1 --search tpe --json")
+    tpe = json.loads(out.splitlines()[-1])["study"]
+    code, _, err = run(capsys, home, f"statement --study {tpe}")
+    assert code == 2 and "claims no ε" in err

@@ -93,3 +93,16 @@ def test_a_study_on_a_local_ray_instance_writes_every_trial_into_the_store(home,
     assert len([r for r in runs if r.kind == "private"]) == record.trials_drawn == len(record.finished)
     assert all(r.status == "completed" for r in runs)  # baselines too: the driver waits for them
     assert all(SqliteRunStore(home).metrics(r.id).get("test_accuracy") for r in runs)  # epoch metrics came back
+
+
+def test_an_accounted_study_has_a_statement_of_the_whole_search_and_exploration_none(home):
+    from dpviz.privacy.statement import render
+    from dpviz.tuning.study import study_statement
+
+    record = run_study(TuneConfig(**SMALL), home=home)
+    data = study_statement(record)
+    assert data["guarantee"]["epsilon"] == record.epsilon_total <= 3.0
+    assert data["mechanism"]["noise_multiplier"] == record.cost["noise_multiplier"]
+    assert any("validation" in item for item in data["does_not_cover"]) and data["attack_bounds"] is None
+    assert "RepeatAndSelect" in render(data, "md") and data["run"]["trials_drawn"] == record.trials_drawn
+    assert study_statement(run_study(TuneConfig(**SMALL, search="tpe"), home=home)) is None
