@@ -76,10 +76,7 @@ def register(sub) -> None:
 
 def config_from_args(args) -> TuneConfig:
     if args.config_json:
-        data = json.loads(args.config_json)
-        if data.get("momentum_range") is not None:
-            data["momentum_range"] = tuple(data["momentum_range"])
-        return TuneConfig.from_dict(data)
+        return TuneConfig.from_dict(json.loads(args.config_json))  # ranges come back as pairs (parse_range)
     momentum = None if str(args.momentum_range).strip().lower() in ("none", "") else args.momentum_range
     return TuneConfig(
         target_epsilon=args.target_epsilon,
@@ -142,13 +139,12 @@ def _summary_lines(summary: dict) -> list[str]:
 
 
 def cmd_tune(args) -> int:
-    from dpviz.tuning.study import plan, run_study
+    from dpviz.tuning.study import run_study  # it calibrates σ first: an unreachable target exits 2 untrained
 
     config = config_from_args(args)  # ValidationError -> exit 2, before anything trains
-    plan(config)  # an unreachable target is exit 2 too, before anything starts
-    printer = (lambda row: print(json.dumps(row.to_dict()), flush=True)) if args.json else None
-    if not args.json:
-        printer = lambda row: print(_trial_line(row), flush=True)  # noqa: E731
+
+    def printer(row) -> None:
+        print(json.dumps(row.to_dict()) if args.json else _trial_line(row), flush=True)
 
     def started(record) -> None:
         if not args.json:

@@ -48,14 +48,7 @@ class LocalBackend:
         return launcher.max_workers()
 
     def submit(self, config: TrainConfig, *, kinds: tuple[str, ...], sweep_id: str) -> dict[str, str]:
-        launcher._check_room(self.store, len(kinds))
-        ids: dict[str, str] = {}
-        for kind in kinds:
-            ids[kind] = self.store.create_run(
-                config=config.to_dict(), kind=kind, sweep_id=sweep_id, group_id=ids.get("private")
-            )
-        launcher.ensure_workers(self.store)
-        return ids
+        return launcher.submit_pair(self.store, config, sweep_id=sweep_id, baseline="baseline" in kinds)
 
     def poll(self) -> None:
         launcher.ensure_workers(self.store)

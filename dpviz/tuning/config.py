@@ -152,29 +152,24 @@ class TuneConfig:
     ) -> TrainConfig:
         """One trial's run: the shared schedule, the calibrated σ, its drawn settings. RDP, as the search is
         accounted; no membership audit (a search of many runs would spend most of its time on it)."""
-        try:
-            return TrainConfig(
-                dataset=self.dataset,
-                dataset_size=self.dataset_size,
-                model=self.model,
-                optimizer=self.optimizer,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                noise_multiplier=noise_multiplier,
-                clip_norm=clip_norm,
-                learning_rate=learning_rate,
-                momentum=momentum if self.optimizer == "sgd" else 0.0,
-                sampler=self.sampler,
-                seed=((self.seed or 0) + number) % 2**31,
-                delta=self.delta,
-                accountant="rdp",
-                audit=False,
-                validation_size=self.validation_size,
-            )
-        except ValidationError as err:
-            if err.field in ("batch_size", "epochs", "dataset_size", "delta"):
-                raise
-            raise ValidationError(err.field, err.message) from None
+        return TrainConfig(
+            dataset=self.dataset,
+            dataset_size=self.dataset_size,
+            model=self.model,
+            optimizer=self.optimizer,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            noise_multiplier=noise_multiplier,
+            clip_norm=clip_norm,
+            learning_rate=learning_rate,
+            momentum=momentum if self.optimizer == "sgd" else 0.0,
+            sampler=self.sampler,
+            seed=((self.seed or 0) + number) % 2**31,
+            delta=self.delta,
+            accountant="rdp",
+            audit=False,
+            validation_size=self.validation_size,
+        )
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -145,9 +145,7 @@ class RayBackend:
 
     def poll(self) -> None:
         """Write the events that arrived, note tasks that ended, and pass on cancellations."""
-        while not self.queue.empty():
-            for run_id, event in self.queue.get_nowait_batch(self.queue.qsize()):
-                self.recorders[run_id].record(event)
+        self._drain()
         if not self.tasks:
             return
         refs = list(self.tasks.values())
@@ -165,10 +163,14 @@ class RayBackend:
             for run_id in self.tasks:
                 self.store.heartbeat(run_id)
 
-    def _drain_and_close(self, run_id: str, ref) -> None:
+    def _drain(self) -> None:
+        """Write every event that has arrived into the store."""
         while not self.queue.empty():
-            for rid, event in self.queue.get_nowait_batch(self.queue.qsize()):
-                self.recorders[rid].record(event)
+            for run_id, event in self.queue.get_nowait_batch(self.queue.qsize()):
+                self.recorders[run_id].record(event)
+
+    def _drain_and_close(self, run_id: str, ref) -> None:
+        self._drain()
         try:
             self.ray.get(ref)
         except Exception as err:  # the task raised: the run fails with its reason

@@ -12,7 +12,6 @@ run ids, and each run names its study (the run's `sweep_id`). They survive resta
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import uuid
@@ -221,11 +220,8 @@ def claim(record: StudyRecord) -> str:
     )
 
 
-def _attrs(study) -> dict:
-    return dict(study.user_attrs)
-
-
-def _trial_rows(study, store: SqliteRunStore) -> list[TrialRow]:
+def _trial_rows(study, store: SqliteRunStore, numbers=None) -> list[TrialRow]:
+    """The study's trials (only those numbered `numbers`, if given) with their runs' figures."""
     optuna = _optuna()
     states = {
         optuna.trial.TrialState.RUNNING: "running",
@@ -236,6 +232,8 @@ def _trial_rows(study, store: SqliteRunStore) -> list[TrialRow]:
     }
     rows = []
     for trial in study.get_trials(deepcopy=False):
+        if numbers is not None and trial.number not in numbers:
+            continue
         attrs = trial.user_attrs
         run = store.get(attrs["run_id"]) if attrs.get("run_id") else None
         baseline = store.get(attrs["baseline_id"]) if attrs.get("baseline_id") else None
@@ -261,8 +259,8 @@ def _record(study, store: SqliteRunStore) -> StudyRecord:
     from dpviz.datasets import DATASETS
     from dpviz.runs.launcher import pid_alive
 
-    attrs = _attrs(study)
-    config = TuneConfig.from_dict({**attrs["config"], "momentum_range": _pair(attrs["config"].get("momentum_range"))})
+    attrs = study.user_attrs
+    config = TuneConfig.from_dict(attrs["config"])
     status = attrs.get("status", "running")
     if status == "running" and not pid_alive(attrs.get("pid")):
         status = "interrupted"
@@ -280,10 +278,6 @@ def _record(study, store: SqliteRunStore) -> StudyRecord:
         pid=attrs.get("pid"),
         test_size=DATASETS[config.dataset].test_size,
     )
-
-
-def _pair(value):
-    return tuple(value) if value is not None else None
 
 
 def load(home, study_id: str) -> StudyRecord:
@@ -488,27 +482,14 @@ def _active(store: SqliteRunStore, run_id: str) -> bool:
 def _announce(on_trial, study, store, number: int) -> None:
     if on_trial is None:
         return
-    for row in _trial_rows(study, store):
-        if row.number == number:
-            on_trial(row)
-
-
-def accuracy_gap(record: StudyRecord) -> float | None:
-    """Best trial's test accuracy minus its baseline's: what privacy cost at this budget."""
-    best = record.best
-    if best is None or best.test_accuracy is None or best.baseline_test_accuracy is None:
-        return None
-    return best.test_accuracy - best.baseline_test_accuracy
-
-
-def finite(value) -> float | None:
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+    for row in _trial_rows(study, store, numbers={number}):
+        on_trial(row)
 
 
 def study_statement(record: StudyRecord) -> dict | None:
     """The privacy statement of a whole accounted search (dpviz.privacy.statement's format), or None when the
     study claims no total ε (exploration, cancelled, interrupted, or nothing drawn yet)."""
-    from dpviz.privacy.statement import statement
+    from dpviz.privacy.statement import _version, statement
 
     total = record.epsilon_total
     if total is None:
@@ -563,12 +544,3 @@ def study_statement(record: StudyRecord) -> dict | None:
     }
     data["software"]["optuna"] = _version("optuna")
     return data
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
