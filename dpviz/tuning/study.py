@@ -42,11 +42,17 @@ def _optuna():
 
 def storage(home) -> object:
     """Optuna's RDB storage in the dpviz home (created 0700 with the run store)."""
+    import fcntl
+
     store = SqliteRunStore(home)
     store.ensure_created()
-    return _optuna().storages.RDBStorage(
-        f"sqlite:///{Path(store.home) / STUDY_FILE}", engine_kwargs={"connect_args": {"timeout": 30}}
-    )
+    # Opening creates Optuna's tables on first use; two processes doing it at once (the Tune page polling while
+    # the first study's driver starts) collide on alembic's version row, so openings take turns.
+    with open(Path(store.home) / "studies.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _optuna().storages.RDBStorage(
+            f"sqlite:///{Path(store.home) / STUDY_FILE}", engine_kwargs={"connect_args": {"timeout": 30}}
+        )
 
 
 def plan(config: TuneConfig) -> SearchCost:

@@ -106,3 +106,18 @@ def test_an_accounted_study_has_a_statement_of_the_whole_search_and_exploration_
     assert any("validation" in item for item in data["does_not_cover"]) and data["attack_bounds"] is None
     assert "RepeatAndSelect" in render(data, "md") and data["run"]["trials_drawn"] == record.trials_drawn
     assert study_statement(run_study(TuneConfig(**SMALL, search="tpe"), home=home)) is None
+
+
+def _open_storage(home) -> int:
+    from dpviz.tuning.study import storage
+
+    storage(home)
+    return 1
+
+
+def test_processes_opening_a_new_study_storage_at_once_do_not_collide(tmp_path):
+    """The Tune page polls while the first study's driver creates Optuna's tables: openings take turns."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        assert sum(pool.map(_open_storage, [tmp_path] * 8)) == 8
