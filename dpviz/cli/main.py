@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dpviz.cli import export, privacy, runs, statement, train, tune
+from dpviz.cli import export, privacy, runs, statement, train, tune, verify
 from dpviz.validation import ValidationError
 
 EXIT_USAGE = 2
-COMMAND_FAMILIES = (privacy, statement, train, tune, runs, export)
+COMMAND_FAMILIES = (privacy, statement, train, tune, verify, runs, export)
 
 
 class UsageError(Exception):

@@ -153,7 +153,7 @@ class DPSGD:
         for (layer, _, _), p, g in zip(records, inputs, g_out):
             sq += ghost.squared_norms(layer, p, g)
         norms = tf.sqrt(tf.maximum(sq, 0.0))
-        factors = tf.minimum(1.0, self.clip_norm / (norms + 1e-12))
+        factors = self.clip_factors(norms)
         grads = {}
         for (layer, _, z), p, g in zip(records, inputs, g_out):
             scale = tf.reshape(factors, [-1] + [1] * (len(z.shape) - 1))
@@ -173,15 +173,22 @@ class DPSGD:
         per_example = tf.vectorized_map(one, (x, y))
         sq = tf.add_n([tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(x)[0], -1]), axis=1) for g in per_example])
         norms = tf.sqrt(sq)
-        factors = tf.minimum(1.0, self.clip_norm / (norms + 1e-12))
+        factors = self.clip_factors(norms)
         summed = [tf.tensordot(factors, g, axes=1) for g in per_example]
         logits = self.model(x, training=True)
         return summed, norms, per_example_loss(y, logits), logits
 
+    def clip_factors(self, norms):
+        """Each example's factor: its gradient, times this, has norm at most C."""
+        return tf.minimum(1.0, self.clip_norm / (norms + 1e-12))
+
+    def privatise(self, summed):
+        """The released update: the clipped sum plus N(0, (sigma C)^2) per coordinate, over the expected batch size."""
+        return [(s + self.noise.normal(tf.shape(s)) * self.noise_std) / self.expected_batch_size for s in summed]
+
     def _private_gradients(self, x, y):
         summed, norms, losses, logits = self.clipped_sum(x, y)
-        noisy = [(s + self.noise.normal(tf.shape(s)) * self.noise_std) / self.expected_batch_size for s in summed]
-        return noisy, losses, logits
+        return self.privatise(summed), losses, logits
 
     def _baseline_gradients(self, x, y):
         with tf.GradientTape() as tape:
