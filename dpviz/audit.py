@@ -6,7 +6,8 @@ loss and confidence features). Each reports ROC AUC, the attacker's advantage (m
 TPR at low FPR, and the epsilon lower bound that a (TPR, FPR) point implies for any (ε, δ)-DP
 training: TPR ≤ e^ε·FPR + δ and 1 - FPR ≤ e^ε·(1 - TPR) + δ. The threshold for the bound is
 chosen on one half of the examples and its rates measured on the other, with Clopper-Pearson
-intervals, so the bound holds at the stated confidence instead of being an optimistic maximum.
+intervals (jax-privacy's, imported in the worker only), so the bound holds at the stated confidence
+instead of being an optimistic maximum.
 
 Plain numpy/scipy/scikit-learn over probabilities: no TensorFlow here.
 """
@@ -17,7 +18,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy.stats import beta
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.pipeline import make_pipeline
@@ -105,16 +105,8 @@ def features(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.column_stack([loss, true, p.max(axis=1), true - others.max(axis=1), entropy])
 
 
-def clopper_pearson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Two-sided exact binomial interval."""
-    alpha = 1 - confidence
-    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
-    return low, high
-
-
 def _epsilon(tpr: float, fpr: float, delta: float) -> float:
-    """The largest ε a (TPR, FPR) point forces on an (ε, δ)-DP mechanism (0 if none)."""
+    """The largest ε a (TPR, FPR) point forces on an (ε, δ)-DP mechanism (0 if none): the point estimate."""
     bounds = [0.0]
     for numerator, denominator in ((tpr - delta, fpr), (1 - fpr - delta, 1 - tpr)):
         if numerator > 0:
@@ -122,19 +114,19 @@ def _epsilon(tpr: float, fpr: float, delta: float) -> float:
     return max(bounds)
 
 
-def epsilon_bounds(
-    tp: int, positives: int, fp: int, negatives: int, *, delta: float, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
-    """(lower bound at `confidence`, point estimate) for the ε implied by a threshold's counts.
+def epsilon_bounds(member, nonmember, threshold: float, *, delta: float, confidence: float = CONFIDENCE):
+    """(lower bound at `confidence`, point estimate) for the ε implied by the scores at `threshold`.
 
-    The lower bound pairs the TPR's lower limit with the FPR's upper limit. Each limit is one side
-    of a two-sided interval at `confidence` (it fails with probability (1 - confidence)/2), so the
-    bound holds with probability at least `confidence`.
+    The lower bound is jax-privacy's Clopper-Pearson bound (`CanaryScoreAuditor.epsilon_clopper_pearson`,
+    both directions of the test): the TPR's lower limit against the FPR's upper limit, each one side of
+    a two-sided interval at `confidence`, so the bound holds with probability at least `confidence`.
     """
-    tpr_low, _ = clopper_pearson(tp, positives, confidence)
-    _, fpr_high = clopper_pearson(fp, negatives, confidence)
-    lower = _epsilon(tpr_low, fpr_high, delta)
-    return lower, _epsilon(tp / positives, fp / negatives, delta)
+    from dpviz.verify.statistics import clopper_pearson_epsilon
+
+    member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
+    lower = clopper_pearson_epsilon(member, nonmember, threshold, delta=delta, confidence=confidence)
+    tpr, fpr = float(np.mean(member >= threshold)), float(np.mean(nonmember >= threshold))
+    return lower, _epsilon(tpr, fpr, delta)
 
 
 def _best_threshold(member: np.ndarray, nonmember: np.ndarray, delta: float, confidence: float) -> float:
@@ -142,14 +134,7 @@ def _best_threshold(member: np.ndarray, nonmember: np.ndarray, delta: float, con
     candidates = np.unique(np.quantile(np.concatenate([member, nonmember]), np.linspace(0, 1, 101)))
     best, best_t = -1.0, candidates[-1]
     for t in candidates:
-        lower, _ = epsilon_bounds(
-            int(np.sum(member >= t)),
-            len(member),
-            int(np.sum(nonmember >= t)),
-            len(nonmember),
-            delta=delta,
-            confidence=confidence,
-        )
+        lower, _ = epsilon_bounds(member, nonmember, t, delta=delta, confidence=confidence)
         if lower > best:
             best, best_t = lower, t
     return float(best_t)
@@ -166,7 +151,7 @@ def _result(name, member, nonmember, *, delta, threshold, confidence) -> AttackR
         )
     )
     tp, fp = int(np.sum(member >= threshold)), int(np.sum(nonmember >= threshold))
-    lower, estimate = epsilon_bounds(tp, len(member), fp, len(nonmember), delta=delta, confidence=confidence)
+    lower, estimate = epsilon_bounds(member, nonmember, threshold, delta=delta, confidence=confidence)
     return AttackResult(
         attack=name,
         auc=float(roc_auc_score(y, scores)),

@@ -8,7 +8,6 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from dpviz.audit import (
     canary_report,
-    clopper_pearson,
     epsilon_bounds,
     exposure,
     features,
@@ -59,13 +58,54 @@ def test_learned_attack_is_measured_on_held_out_examples():
     assert result.evaluated == 600 and result.auc > 0.7
 
 
+def _hand_clopper_pearson(successes, trials, confidence=0.95):
+    """dpviz's former hand-written interval, kept as the reference the library must agree with."""
+    from scipy.stats import beta
+
+    alpha = 1 - confidence
+    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
+    return low, high
+
+
+def _hand_epsilon_lower(tp, positives, fp, negatives, delta, confidence=0.95):
+    tpr_low, _ = _hand_clopper_pearson(tp, positives, confidence)
+    _, fpr_high = _hand_clopper_pearson(fp, negatives, confidence)
+    bounds = [0.0]
+    for numerator, denominator in ((tpr_low - delta, fpr_high), (1 - fpr_high - delta, 1 - tpr_low)):
+        if numerator > 0:
+            bounds.append(math.inf if denominator <= 0 else math.log(numerator / denominator))
+    return max(bounds)
+
+
+def _scores(tp, positives, fp, negatives):
+    """Scores whose counts at threshold 0.5 are exactly (tp, fp)."""
+    member = np.r_[np.ones(tp), np.zeros(positives - tp)]
+    nonmember = np.r_[np.ones(fp), np.zeros(negatives - fp)]
+    return member, nonmember
+
+
 def test_clopper_pearson_and_epsilon_bounds():
-    low, high = clopper_pearson(50, 100)
-    assert low == pytest.approx(0.3983, abs=1e-3) and high == pytest.approx(0.6017, abs=1e-3)
-    assert clopper_pearson(0, 10)[0] == 0.0 and clopper_pearson(10, 10)[1] == 1.0
-    lower, estimate = epsilon_bounds(90, 100, 10, 100, delta=0.0)
+    lower, estimate = epsilon_bounds(*_scores(90, 100, 10, 100), 0.5, delta=0.0)
     assert estimate == pytest.approx(math.log(9)) and 0 < lower < estimate
-    assert epsilon_bounds(50, 100, 50, 100, delta=0.0)[0] == 0.0
+    assert epsilon_bounds(*_scores(50, 100, 50, 100), 0.5, delta=0.0)[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "counts, delta, confidence",
+    [
+        ((90, 100, 10, 100), 0.0, 0.95),
+        ((10, 100, 90, 100), 0.0, 0.95),  # the reverse test: TNR against FNR
+        ((300, 1000, 40, 1000), 1e-5, 0.975),
+        ((2500, 2500, 0, 2500), 1e-5, 0.975),
+        ((7, 40, 1, 40), 0.01, 0.95),
+        ((500, 1000, 500, 1000), 1e-5, 0.95),
+    ],
+)
+def test_jax_privacy_clopper_pearson_agrees_with_the_former_hand_written_bound(counts, delta, confidence):
+    ours = _hand_epsilon_lower(*counts, delta, confidence)
+    library, _ = epsilon_bounds(*_scores(*counts), 0.5, delta=delta, confidence=confidence)
+    assert library == pytest.approx(ours, rel=1e-6, abs=1e-9)
 
 
 def test_members_and_nonmembers_are_equal_in_number_and_reproducible():

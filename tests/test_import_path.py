@@ -13,8 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "dpviz"
-TENSORFLOW_MODULES = {"dpviz.training.engine", "dpviz.training.ghost"}
-HEAVY = {"tensorflow", "keras", "jax"}
+TENSORFLOW_MODULES = {"dpviz.training.engine", "dpviz.training.ghost", "dpviz.training.canary_audit"}
+HEAVY = {"tensorflow", "keras", "jax", "jax_privacy"}
 
 
 def module_name(path: Path) -> str:
@@ -85,6 +85,9 @@ def test_pages_never_import_tensorflow():
         "dpviz.ui.train_view",
         "dpviz.ui.runs_view",
         "dpviz.ui.audit_view",
+        "dpviz.ui.verify_view",
+        "dpviz.verify.run",
+        "dpviz.verify.records",
         "dpviz.compare.export",
         "dpviz.runs.launcher",
         "dpviz.cli.main",

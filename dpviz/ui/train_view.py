@@ -28,7 +28,7 @@ from dpviz.training.config import (
     stored_config,
 )
 from dpviz.training.sweep import MAX_CELLS, baseline_configs, expand, parse_axis
-from dpviz.ui import audit_view, target_view
+from dpviz.ui import audit_view, target_view, verify_view
 from dpviz.ui.common import (
     MISSING,
     MODEL_LABELS,
@@ -214,7 +214,9 @@ def launch_sweep(store: SqliteRunStore, config: TrainConfig, axes: list) -> None
 
 def launchers(store: SqliteRunStore, checked: Checked) -> None:
     """The Single run and Sweep tabs; both launch buttons are disabled while any input is invalid."""
-    single, sweep = st.tabs(["Single run", "Sweep"], key="tab", bind="query-params")
+    single, sweep, verify = st.tabs(
+        ["Single run", "Sweep", "Verify this implementation"], key="tab", bind="query-params"
+    )
     invalid = checked.config is None
     with single:
         if st.button("Train private + baseline", type="primary", key="t_launch", disabled=invalid) and not invalid:
@@ -223,6 +225,8 @@ def launchers(store: SqliteRunStore, checked: Checked) -> None:
         axes = sweep_inputs()
         if st.button("Queue sweep", type="primary", key="t_sweep_launch", disabled=invalid) and not invalid:
             launch_sweep(store, checked.config, axes)
+    with verify:
+        verify_view.verify_tab(store.home, checked.config)
 
 
 def runs_panel(store: SqliteRunStore, checked: Checked) -> None:
