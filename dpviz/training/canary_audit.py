@@ -95,7 +95,13 @@ def train_with_canaries(
         coords = tf.constant(rng.choice(sum(sizes), size=m, replace=False).astype(np.int32))
         raw = tf.fill([m], CANARY_NORM_FACTOR * config.clip_norm)
 
-        @tf.function
+        spec = [
+            tf.TensorSpec((None, *data.input_shape), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((m,), tf.float32),
+        ]
+
+        @tf.function(input_signature=spec)  # one trace for every Poisson batch size
         def step(xb, yb, sampled):
             summed, _, _, _ = dp.clipped_sum(xb, yb)
             flat = tf.concat([tf.reshape(s, [-1]) for s in summed], 0)
