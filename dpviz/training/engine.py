@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -127,10 +130,11 @@ class DPSGD:
         self.baseline_gradients = tf.function(self._baseline_gradients, input_signature=spec)
 
     # Clipped, summed gradients and per-example norms (before noise).
-    def clipped_sum(self, x, y):
+    def clipped_sum(self, x, y, weights=None):
+        """Per-example clipped gradients summed; `weights` (0 or 1 per row) drops padding rows."""
         if self.ghost:
-            return self._ghost_clipped_sum(x, y)
-        return self._vectorized_clipped_sum(x, y)
+            return self._ghost_clipped_sum(x, y, weights)
+        return self._vectorized_clipped_sum(x, y, weights)
 
     def _forward(self, x):
         records, h = [], x
@@ -141,7 +145,7 @@ class DPSGD:
                 records.append((layer, a, h))
         return h, records
 
-    def _ghost_clipped_sum(self, x, y):
+    def _ghost_clipped_sum(self, x, y, weights=None):
         with tf.GradientTape() as tape:
             logits, records = self._forward(x)
             losses = per_example_loss(y, logits)
@@ -154,6 +158,8 @@ class DPSGD:
             sq += ghost.squared_norms(layer, p, g)
         norms = tf.sqrt(tf.maximum(sq, 0.0))
         factors = self.clip_factors(norms)
+        if weights is not None:
+            factors *= weights
         grads = {}
         for (layer, _, z), p, g in zip(records, inputs, g_out):
             scale = tf.reshape(factors, [-1] + [1] * (len(z.shape) - 1))
@@ -161,7 +167,7 @@ class DPSGD:
         summed = [grads.get(id(v), tf.zeros_like(v)) for v in self.variables]
         return summed, norms, losses, logits
 
-    def _vectorized_clipped_sum(self, x, y):
+    def _vectorized_clipped_sum(self, x, y, weights=None):
         """Fallback for layers ghost clipping does not cover: per-example gradients by vectorized_map."""
 
         def one(example):
@@ -174,6 +180,8 @@ class DPSGD:
         sq = tf.add_n([tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(x)[0], -1]), axis=1) for g in per_example])
         norms = tf.sqrt(sq)
         factors = self.clip_factors(norms)
+        if weights is not None:
+            factors *= weights
         summed = [tf.tensordot(factors, g, axes=1) for g in per_example]
         logits = self.model(x, training=True)
         return summed, norms, per_example_loss(y, logits), logits
@@ -186,17 +194,126 @@ class DPSGD:
         """The released update: the clipped sum plus N(0, (sigma C)^2) per coordinate, over the expected batch size."""
         return [(s + self.noise.normal(tf.shape(s)) * self.noise_std) / self.expected_batch_size for s in summed]
 
-    def _private_gradients(self, x, y):
-        summed, norms, losses, logits = self.clipped_sum(x, y)
+    def _private_gradients(self, x, y, weights=None):
+        summed, norms, losses, logits = self.clipped_sum(x, y, weights)
         return self.privatise(summed), losses, logits
 
-    def _baseline_gradients(self, x, y):
+    def _baseline_gradients(self, x, y, weights=None):
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)
             losses = per_example_loss(y, logits)
-            total = tf.reduce_sum(losses)
+            total = tf.reduce_sum(losses if weights is None else losses * weights)
         grads = tape.gradient(total, self.variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return [g / self.expected_batch_size for g in grads], losses, logits
+
+
+@dataclass(frozen=True)
+class StepSums:
+    """What the steps since the last read added up to on the device."""
+
+    loss_sum: float
+    correct: int
+    seen: int
+
+    @property
+    def mean_loss(self) -> float | None:
+        return self.loss_sum / self.seen if self.seen else None
+
+
+class TrainStep:
+    """One compiled step: gradients (private or baseline), the optimizer's update, and the loss, correct
+    and example sums, accumulated on the device. Nothing leaves the device until `read`."""
+
+    def __init__(self, dp: DPSGD, optimizer, kind: str, input_shape: tuple[int, ...], *, jit_compile: bool = False):
+        self.dp, self.optimizer = dp, optimizer
+        gradients = dp._private_gradients if kind == "private" else dp._baseline_gradients
+        self._sums = [
+            tf.Variable(0.0, dtype=tf.float64),
+            tf.Variable(0, dtype=tf.int64),
+            tf.Variable(0, dtype=tf.int64),
+        ]
+        self._last = (0.0, 0, 0)
+        optimizer.build(dp.variables)
+        spec = [
+            tf.TensorSpec((None, *input_shape), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), tf.float32),
+        ]
+
+        def step(x, y, weights):
+            grads, losses, logits = gradients(x, y, weights)
+            optimizer.apply_gradients(zip(grads, dp.variables, strict=True))
+            hits = tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y), tf.float32) * weights
+            self._sums[0].assign_add(tf.reduce_sum(tf.cast(losses * weights, tf.float64)))
+            self._sums[1].assign_add(tf.cast(tf.reduce_sum(hits), tf.int64))
+            self._sums[2].assign_add(tf.cast(tf.reduce_sum(weights), tf.int64))
+
+        self._step = tf.function(step, input_signature=spec, jit_compile=jit_compile or None)
+
+    def __call__(self, x, y, weights) -> None:
+        self._step(x, y, weights)
+
+    def read(self) -> StepSums:
+        """The sums since the previous read (one host round trip)."""
+        loss, correct, seen = (float(self._sums[0].numpy()), int(self._sums[1].numpy()), int(self._sums[2].numpy()))
+        last, self._last = self._last, (loss, correct, seen)
+        return StepSums(loss - last[0], correct - last[1], seen - last[2])
+
+
+class Prefetcher:
+    """Batches gathered and converted to tensors on a thread, a few steps ahead of the compiled step
+    (TensorFlow releases the GIL while it computes). The indices, and so the Poisson batch sizes,
+    are exactly `batches`'s; each batch is padded to a multiple of BUCKET rows of weight 0, which
+    count nowhere (not in the clipped sum, the loss or the accuracy). Few distinct shapes let oneDNN
+    (and XLA on a GPU) reuse what they built for the first batches instead of building anew for
+    nearly every Poisson batch size."""
+
+    AHEAD = 4
+    BUCKET = 32
+
+    def __init__(self, plan: Iterator[tuple[int, int, np.ndarray]], x: np.ndarray, y: np.ndarray):
+        self._queue: queue.Queue = queue.Queue(maxsize=self.AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(plan, x, y), daemon=True, name="dpviz-prefetch")
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, plan, x, y) -> None:
+        try:
+            for epoch, step, idx in plan:
+                rows = -(-max(len(idx), 1) // self.BUCKET) * self.BUCKET
+                padded = np.zeros(rows, dtype=np.int64)
+                padded[: len(idx)] = idx
+                weights = np.zeros(rows, dtype=np.float32)
+                weights[: len(idx)] = 1.0
+                item = (epoch, step, tf.constant(x[padded]), tf.constant(y[padded]), tf.constant(weights))
+                if not self._put(item):
+                    return
+        except BaseException as err:  # noqa: BLE001 - raised again in the training loop's thread
+            self._put(err)
+            return
+        self._put(None)
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 # ---------------------------------------------------------------- sampling
@@ -258,10 +375,11 @@ class EpochTally:
         self.seen = self.correct = 0
         self.loss_sum = self.train_time = 0.0
 
-    def add(self, batch_loss: float, correct: int, examples: int, seconds: float) -> None:
-        self.loss_sum += batch_loss
-        self.correct += correct
-        self.seen += examples
+    def add_read(self, read: StepSums, seconds: float) -> None:
+        """Add the device's sums since the last read, and the wall time the steps took."""
+        self.loss_sum += read.loss_sum
+        self.correct += read.correct
+        self.seen += read.seen
         self.train_time += seconds
 
     def close(self, epoch: int, steps_done: int) -> EpochMetrics:
@@ -331,8 +449,7 @@ def train(
         expected_batch_size=config.batch_size,
         seed=config.seed if seeded(config, kind) else None,
     )
-    gradients = dp.private_gradients if kind == "private" else dp.baseline_gradients
-    apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, dp.variables, strict=True)))
+    step_fn = TrainStep(dp, optimizer, kind, data.input_shape)
     total_steps = config.privacy.steps
     device = device_name()
     tally = EpochTally(config, kind, data, model)
@@ -341,42 +458,42 @@ def train(
     status, error = "completed", None
     x_train, y_train = data.x_train, data.y_train
 
-    window = [0.0, 0]  # loss sum and examples since the last Progress: the per-step loss trace
     # Step 0: the untrained model's training loss, before the step is compiled: the chart's first point.
     yield Progress(kind, 1, 0, total_steps, loss=evaluate(model, x_train[:START_SAMPLE], y_train[:START_SAMPLE])[0])
 
-    for epoch, step, idx in batches(config, len(x_train), seeded=seeded(config, kind)):
-        if epoch != current_epoch:
-            last = tally.close(current_epoch, last_step)
-            yield last
-            current_epoch = epoch
-            error = watch.check(last.epoch, last.test_loss)
-            if error:
-                status = "diverged"
+    feed = Prefetcher(batches(config, len(x_train), seeded=seeded(config, kind)), x_train, y_train)
+    window_start = 1  # the first step whose loss the next read covers
+    clock = time.perf_counter()
+    try:
+        for epoch, step, xb, yb, wb in feed:
+            if epoch != current_epoch:
+                tally.add_read(step_fn.read(), time.perf_counter() - clock)
+                last = tally.close(current_epoch, last_step)
+                yield last
+                clock = time.perf_counter()
+                current_epoch = epoch
+                error = watch.check(last.epoch, last.test_loss)
+                if error:
+                    status = "diverged"
+                    break
+            if should_stop():
+                status = "cancelled"
                 break
-        if should_stop():
-            status = "cancelled"
-            break
-        t0 = time.perf_counter()
-        xb, yb = x_train[idx], y_train[idx]
-        grads, losses, logits = gradients(tf.constant(xb), tf.constant(yb))
-        apply(grads)
-        batch_loss = float(tf.reduce_sum(losses))
-        seconds = time.perf_counter() - t0
-        if len(idx):
-            if not math.isfinite(batch_loss):
-                status, error = "diverged", f"loss became {batch_loss} at step {step} (epoch {epoch})"
-                break
-            tally.add(batch_loss, int(np.sum(np.argmax(logits.numpy(), 1) == yb)), len(idx), seconds)
-            window[0] += batch_loss
-            window[1] += len(idx)
-        else:
-            tally.train_time += seconds
-        last_step = step
-        if step == 1 or step % progress_every == 0 or step == total_steps:
-            loss = window[0] / window[1] if window[1] else None
-            window[:] = [0.0, 0]
-            yield Progress(kind, epoch, step, total_steps, loss=loss)
+            step_fn(xb, yb, wb)
+            last_step = step
+            if step == 1 or step % progress_every == 0 or step == total_steps:
+                window = step_fn.read()  # the only host round trip: once per progress update
+                tally.add_read(window, time.perf_counter() - clock)
+                if not math.isfinite(window.loss_sum):
+                    where = f"at step {step}" if window_start == step else f"between steps {window_start} and {step}"
+                    status, error = "diverged", f"loss became {window.loss_sum} {where} (epoch {epoch})"
+                    break
+                yield Progress(kind, epoch, step, total_steps, loss=window.mean_loss)
+                clock = time.perf_counter()
+                window_start = step + 1
+    finally:
+        feed.close()
+    tally.add_read(step_fn.read(), time.perf_counter() - clock)
     if status == "completed" or (tally.seen and status != "diverged"):
         last = tally.close(current_epoch, last_step)
         yield last

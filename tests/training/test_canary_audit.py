@@ -43,9 +43,9 @@ def _realised_normalisation(monkeypatch):
     """Divide by the realised number of examples in the batch instead of the expected batch size."""
     clipped_sum, privatise = engine.DPSGD.clipped_sum, engine.DPSGD.privatise
 
-    def counting(self, x, y):
+    def counting(self, x, y, weights=None):
         self._realised = tf.cast(tf.maximum(tf.shape(x)[0], 1), tf.float32)
-        return clipped_sum(self, x, y)
+        return clipped_sum(self, x, y, weights)
 
     def by_realised(self, summed):
         return [s * self.expected_batch_size / self._realised for s in privatise(self, summed)]
