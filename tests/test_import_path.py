@@ -13,7 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "dpviz"
-TENSORFLOW_MODULES = {"dpviz.training.engine", "dpviz.training.ghost", "dpviz.training.canary_audit"}
+TENSORFLOW_MODULES = {
+    "dpviz.training.engine",
+    "dpviz.training.ghost",
+    "dpviz.training.canary_audit",
+    "dpviz.training.devices",
+}
 HEAVY = {"tensorflow", "keras", "jax", "jax_privacy"}
 
 

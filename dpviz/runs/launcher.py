@@ -100,6 +100,7 @@ def keep_warm(store: SqliteRunStore) -> int:
 
 
 def spawn_worker(store: SqliteRunStore, *, warm: bool = False) -> int:
+    slot = str(len(store.worker_pids()))  # the worker's GPU, round robin, when there are GPUs
     with open(store.home / "worker.log", "ab") as log:  # the child keeps its own handle
         process = subprocess.Popen(
             [sys.executable, "-m", "dpviz", "--home", str(store.home), "worker", *(["--warm"] if warm else [])],
@@ -108,6 +109,7 @@ def spawn_worker(store: SqliteRunStore, *, warm: bool = False) -> int:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            env={**os.environ, "DPVIZ_WORKER_SLOT": slot},
         )
     _children.append(process)
     store.register_worker(process.pid)

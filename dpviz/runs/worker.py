@@ -89,8 +89,10 @@ def _configure_threads() -> None:
     if os.environ.get("DPVIZ_TRAINER", DEFAULT_TRAINER) != DEFAULT_TRAINER:
         return
     from dpviz.runs.launcher import max_workers
+    from dpviz.training import devices
     from dpviz.training.engine import configure_threads
 
+    devices.setup()  # one GPU per worker, round robin on $DPVIZ_WORKER_SLOT; memory growth
     configure_threads((os.cpu_count() or 1) // max_workers() or 1)
 
 

@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dpviz.training import ghost  # noqa: E402
+from dpviz.training import devices, ghost  # noqa: E402
 
 EVAL_BATCH = 1024
 ASSUMPTIONS = {  # what a private run's reported epsilon rests on, by sampler
@@ -89,8 +89,8 @@ def visible_devices() -> list:
 
 
 def device_name() -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU ({gpus[0].name})" if gpus else "CPU"
+    """The device this process trains on, with its peak memory on a GPU (`devices.describe`)."""
+    return devices.describe()
 
 
 def per_example_loss(labels, logits):
@@ -439,6 +439,7 @@ def train(
     """
     if kind not in ("private", "baseline"):
         raise ValueError(f"kind: must be 'private' or 'baseline', got {kind!r}")
+    devices.setup()  # before the first op: GPU visibility and memory growth bind only then
     data = for_config(config, data)
     model = build_model(config.model, data.input_shape, seed=config.seed)
     optimizer = make_optimizer(config)
@@ -449,9 +450,9 @@ def train(
         expected_batch_size=config.batch_size,
         seed=config.seed if seeded(config, kind) else None,
     )
-    step_fn = TrainStep(dp, optimizer, kind, data.input_shape)
+    devices.reset_peak()
+    step_fn = TrainStep(dp, optimizer, kind, data.input_shape, jit_compile=kind == "private" and devices.use_xla())
     total_steps = config.privacy.steps
-    device = device_name()
     tally = EpochTally(config, kind, data, model)
     watch = DivergenceWatch(evaluate(model, data.x_test, data.y_test)[0], noised=kind == "private" and dp.noise_std > 0)
     current_epoch, last_step, last = 1, 0, None
@@ -506,7 +507,7 @@ def train(
     yield Finished(
         run=kind,
         status=status,
-        device=device,
+        device=device_name(),
         sampler=config.sampler,
         accountant=config.accountant,
         epochs_run=last.epoch if last else 0,

@@ -66,11 +66,22 @@ def conv_patches(layer, a: tf.Tensor) -> tf.Tensor:
     return _rows(patches)
 
 
+NORM_RULES = ("mixed", "ghost", "materialise")
+# "mixed" (the default): per layer, whichever costs less, T^2 (ghost) against d*c (per-example gradients);
+# the others force one choice everywhere (benchmarks/training.py --clipping compares them).
+NORM_RULE = "mixed"
+
+
+def materialise(t, d, c) -> bool:
+    """Whether a layer with T positions, d inputs and c outputs computes its norms from per-example gradients."""
+    if NORM_RULE != "mixed":
+        return NORM_RULE == "materialise"
+    return t is not None and d is not None and c is not None and t * t > d * c
+
+
 def _gram_sq_norms(p: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
     """sum_{t,s} <p_t, p_s> <g_t, g_s> per example, or via the explicit per-example gradient if cheaper."""
-    t = p.shape[1]
-    d, c = p.shape[-1], g.shape[-1]
-    if t is not None and d is not None and c is not None and t * t > d * c:
+    if materialise(p.shape[1], p.shape[-1], g.shape[-1]):
         per_example = tf.einsum("btd,btc->bdc", p, g)
         return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
     pp = tf.matmul(p, p, transpose_b=True)

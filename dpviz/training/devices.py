@@ -1,0 +1,94 @@
+"""Where a worker trains: one GPU per worker (round robin), memory that grows instead of being taken
+whole, XLA for the private step on a GPU only, and a description of the device for the run record.
+
+Call `setup` before TensorFlow runs its first op: visibility and memory growth bind only then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+SLOT_ENV = "DPVIZ_WORKER_SLOT"  # set by the launcher: the worker's index, for the round robin
+MEMORY_ENV = "DPVIZ_GPU_MEMORY_MB"  # a fixed share of the GPU per worker instead of memory growth
+XLA_ENV = "DPVIZ_XLA"  # "0" or "1" overrides the rule (XLA on a GPU, not on the CPU, where it was slower)
+
+
+@dataclass(frozen=True)
+class Placement:
+    gpu: str | None  # the physical GPU this worker uses, or None (CPU)
+    gpus: int  # GPUs TensorFlow saw
+    memory: str  # "growth", "<N> MB" or "" (CPU)
+
+
+_placement: Placement | None = None
+
+
+def setup(slot: int | None = None) -> Placement:
+    """Make one GPU visible to this process (slot modulo the GPUs), with memory growth or a fixed share.
+
+    Args:
+      slot: the worker's index (default: $DPVIZ_WORKER_SLOT, else 0).
+
+    Returns:
+      Where this process trains. Without a GPU nothing is changed and nothing forces the CPU.
+    """
+    global _placement
+    if _placement is not None:
+        return _placement
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        _placement = Placement(None, 0, "")
+        return _placement
+    slot = int(os.environ.get(SLOT_ENV, "0")) if slot is None else slot
+    gpu = gpus[slot % len(gpus)]
+    share = os.environ.get(MEMORY_ENV, "").strip()
+    try:
+        tf.config.set_visible_devices([gpu], "GPU")
+        if share:
+            limit = int(share)
+            tf.config.set_logical_device_configuration(gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=limit)])
+            memory = f"{limit} MB"
+        else:
+            tf.config.experimental.set_memory_growth(gpu, True)
+            memory = "growth"
+    except RuntimeError:  # TensorFlow already initialised its devices: keep what it chose
+        memory = "as initialised"
+    _placement = Placement(gpu.name, len(gpus), memory)
+    return _placement
+
+
+def use_xla() -> bool:
+    """XLA for the private step: on a GPU (batches are padded to few shapes, so it compiles a few times)."""
+    override = os.environ.get(XLA_ENV, "").strip()
+    if override in ("0", "1"):
+        return override == "1"
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def describe() -> str:
+    """The device a run trained on, and the GPU memory it peaked at, for the run record."""
+    logical = tf.config.list_logical_devices("GPU")
+    if not logical:
+        return "CPU"
+    name = logical[0].name
+    try:
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        name = f"{name} ({details.get('device_name', 'GPU')})"
+    except (IndexError, ValueError, RuntimeError):
+        pass
+    try:
+        peak = tf.config.experimental.get_memory_info(logical[0].name.replace("/device:", ""))["peak"]
+        return f"{name}, peak {peak / 2**20:,.0f} MB"
+    except (ValueError, RuntimeError, KeyError):
+        return name
+
+
+def reset_peak() -> None:
+    """Start a run's peak-memory count afresh (a warm worker trains several runs)."""
+    for device in tf.config.list_logical_devices("GPU"):
+        with contextlib.suppress(ValueError, RuntimeError):
+            tf.config.experimental.reset_memory_stats(device.name.replace("/device:", ""))

@@ -1,0 +1,86 @@
+"""GPU set-up code paths, run without a GPU: TensorFlow's device list and config calls are patched."""
+
+import pytest
+import tensorflow as tf
+
+from dpviz.training import devices
+
+
+class Gpu:
+    def __init__(self, i):
+        self.name, self.device_type = f"/physical_device:GPU:{i}", "GPU"
+
+
+@pytest.fixture
+def fake_tf(monkeypatch):
+    calls = {"visible": [], "growth": [], "logical": []}
+    gpus = [Gpu(0), Gpu(1), Gpu(2)]
+    monkeypatch.setattr(devices, "_placement", None)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda d, kind: calls["visible"].append((d, kind)))
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda d, on: calls["growth"].append((d, on)))
+    monkeypatch.setattr(
+        tf.config, "set_logical_device_configuration", lambda d, conf: calls["logical"].append((d, conf))
+    )
+    monkeypatch.delenv(devices.MEMORY_ENV, raising=False)
+    monkeypatch.delenv(devices.XLA_ENV, raising=False)
+    return gpus, calls
+
+
+@pytest.mark.parametrize("slot, index", [(0, 0), (1, 1), (2, 2), (3, 0), (7, 1)])
+def test_one_gpu_per_worker_round_robin_with_memory_growth(fake_tf, slot, index):
+    gpus, calls = fake_tf
+    placement = devices.setup(slot)
+    assert placement.gpu == gpus[index].name and placement.gpus == 3 and placement.memory == "growth"
+    assert calls["visible"] == [([gpus[index]], "GPU")] and calls["growth"] == [(gpus[index], True)]
+    assert devices.setup(slot + 1) is placement  # set once per process
+
+
+def test_the_slot_comes_from_the_launcher(fake_tf, monkeypatch):
+    gpus, calls = fake_tf
+    monkeypatch.setenv(devices.SLOT_ENV, "2")
+    assert devices.setup().gpu == gpus[2].name
+
+
+def test_a_fixed_memory_share_instead_of_growth(fake_tf, monkeypatch):
+    gpus, calls = fake_tf
+    monkeypatch.setenv(devices.MEMORY_ENV, "3000")
+    assert devices.setup(0).memory == "3000 MB"
+    assert not calls["growth"] and calls["logical"][0][0] is gpus[0]
+    assert calls["logical"][0][1][0].memory_limit == 3000
+
+
+def test_devices_already_initialised_are_kept(fake_tf, monkeypatch):
+    def refuse(*args):
+        raise RuntimeError("Visible devices cannot be modified after being initialized")
+
+    monkeypatch.setattr(tf.config, "set_visible_devices", refuse)
+    assert devices.setup(1).memory == "as initialised"
+
+
+def test_xla_on_a_gpu_only_unless_overridden(monkeypatch):
+    monkeypatch.delenv(devices.XLA_ENV, raising=False)
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [])
+    assert devices.use_xla() is False
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [object()])
+    assert devices.use_xla() is True
+    monkeypatch.setenv(devices.XLA_ENV, "0")
+    assert devices.use_xla() is False
+
+
+def test_describe_names_the_gpu_and_its_peak_memory(monkeypatch):
+    class Logical:
+        name = "/device:GPU:0"
+
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [Logical()])
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [Gpu(0)])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda d: {"device_name": "Tesla T4"})
+    monkeypatch.setattr(tf.config.experimental, "get_memory_info", lambda name: {"current": 0, "peak": 512 * 2**20})
+    assert devices.describe() == "/device:GPU:0 (Tesla T4), peak 512 MB"
+
+
+def test_without_a_gpu_nothing_is_forced(monkeypatch):
+    monkeypatch.setattr(devices, "_placement", None)
+    touched = []
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda *a: touched.append(a))
+    assert devices.setup(0).gpu is None and not touched and devices.describe() == "CPU"
