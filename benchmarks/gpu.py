@@ -7,9 +7,7 @@ says so and exits 0.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,24 +30,13 @@ def main() -> int:
         return 0
     placement = devices.setup(0)
     print(f"GPU: {placement.gpu} of {placement.gpus}, memory {placement.memory}, XLA {devices.use_xla()}")
-    from benchmarks.training import CLI, bare
+    from benchmarks.training import bare, through_cli
 
     for model in ("cnn", "mlp"):
         b, p = bare(model, "baseline", args.steps), bare(model, "private", args.steps)
         print(f"{model}: bare step non-private {b:,.0f} ex/s, DP-SGD {p:,.0f} ex/s, ratio {p / b:.2f}x")
-        out = subprocess.run(
-            [sys.executable, "-m", "dpviz", "train", *CLI, "--model", model],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        ).stdout
-        rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        last = max(r["epoch"] for r in rows if "examples_per_second" in r)
-        rates = {
-            r["run"]: r["examples_per_second"] for r in rows if r.get("epoch") == last and "examples_per_second" in r
-        }
-        finished = {r["run"]: r.get("device") for r in rows if "status" in r}
+        finished: dict = {}
+        rates = through_cli(model, devices=finished)
         print(
             f"{' ' * len(model)}  dpviz train: ratio {rates['private'] / rates['baseline']:.2f}x; devices: {finished}"
         )

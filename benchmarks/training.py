@@ -50,7 +50,8 @@ def bare(model_name: str, kind: str, steps: int, shape=(28, 28, 1), batch: int =
     return seen / (__import__("time").perf_counter() - start)
 
 
-def through_cli(model_name: str) -> dict:
+def through_cli(model_name: str, *, devices: dict | None = None) -> dict:
+    """The last epoch's examples/s of each run of `python -m dpviz train`; `devices` gets each run's device."""
     out = subprocess.run(
         [sys.executable, "-m", "dpviz", "train", *CLI, "--model", model_name],
         capture_output=True,
@@ -60,6 +61,8 @@ def through_cli(model_name: str) -> dict:
     ).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     last = max(r["epoch"] for r in rows if "examples_per_second" in r)
+    if devices is not None:
+        devices.update({r["run"]: r.get("device") for r in rows if "status" in r})
     return {r["run"]: r["examples_per_second"] for r in rows if r.get("epoch") == last and "examples_per_second" in r}
 
 
