@@ -10,7 +10,7 @@ from dataclasses import fields
 from dpviz.cli.common import epsilon, number, resume_queue
 from dpviz.datasets import DATASETS
 from dpviz.privacy.labels import ACCOUNTANTS, RELATIONS
-from dpviz.training.config import MODELS, OPTIMIZERS, SAMPLERS, TrainConfig
+from dpviz.training.config import MODELS, OPTIMIZERS, PRECISIONS, SAMPLERS, TrainConfig
 
 
 def register(sub) -> None:
@@ -40,6 +40,13 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--mode", choices=("pair", "private", "baseline"), default="pair", help="train DP-SGD, its baseline, or both"
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="mixed_bfloat16: layers compute in bfloat16 (for GPUs); weights, clipping, norms, noise and sums "
+        "stay float32; both runs use it",
     )
     p.add_argument(
         "--seed",
@@ -149,7 +156,9 @@ def cmd_train(args) -> int:
                         f"[{event.run:8}] {event.status}: test accuracy {number(final.get('test_accuracy'))}, epsilon "
                         f"{epsilon(final.get('epsilon'), 3)} ({event.accountant}, {event.sampler} sampling, "
                         f"delta {config.delta:g}), "
-                        f"{event.steps} steps on {event.device}" + (f" — {event.error}" if event.error else "")
+                        f"{event.steps} steps on {event.device}"
+                        + (f" in {config.precision}" if config.precision != "float32" else "")
+                        + (f" — {event.error}" if event.error else "")
                     )
                     if event.audit:
                         attacks = event.audit["attacks"]

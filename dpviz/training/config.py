@@ -14,6 +14,8 @@ from dpviz.validation import ValidationError, require_choice, require_float, req
 
 MODELS = ("cnn", "mlp", "logreg")
 OPTIMIZERS = ("sgd", "adam")
+# float32, or bfloat16 compute with float32 weights, clipping, norms, noise and sums (opt-in: for GPUs)
+PRECISIONS = ("float32", "mixed_bfloat16")
 KINDS = ("private", "baseline")
 MAX_SYNTHETIC = 1_000_000
 MAX_CANARIES = 20
@@ -60,6 +62,7 @@ class TrainConfig:
     reproducible: bool = False
     # Examples held out of the (private) training split, never trained on: tuning chooses by their accuracy.
     validation_size: int = 0
+    precision: str = "float32"
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -68,6 +71,7 @@ class TrainConfig:
         set_("optimizer", require_choice("optimizer", self.optimizer, OPTIMIZERS))
         set_("sampler", require_choice("sampler", self.sampler, SAMPLERS))
         set_("accountant", require_choice("accountant", self.accountant, ACCOUNTANTS))
+        set_("precision", require_choice("precision", self.precision, PRECISIONS))
         set_("validation_size", require_validation_size(self.dataset, self.validation_size))
         if self.dataset_size is not None:
             set_("dataset_size", require_dataset_size(self.dataset, self.dataset_size, self.validation_size))
@@ -153,6 +157,7 @@ SCHEDULE = (
     "seed",
     "canaries",
     "validation_size",
+    "precision",
 )
 UNUSED_BY_BASELINE = ("noise_multiplier", "clip_norm", "reproducible")
 # A run stored before a setting existed trained with that setting's default.

@@ -43,9 +43,21 @@ ASSUMPTIONS = {  # what a private run's reported epsilon rests on, by sampler
 # ---------------------------------------------------------------- models
 
 
-def build_model(name: str, input_shape: tuple[int, ...], classes: int = 10, seed: int = 0) -> keras.Model:
+def build_model(
+    name: str, input_shape: tuple[int, ...], classes: int = 10, seed: int = 0, precision: str = "float32"
+) -> keras.Model:
     """The tutorial CNN, an MLP or logistic regression; activations are separate layers (ghost clipping
-    needs each trainable layer's pre-activation output)."""
+    needs each trainable layer's pre-activation output). `precision` "mixed_bfloat16": the layers
+    compute in bfloat16 and keep float32 weights."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)  # layers take the policy in force when they are made
+    try:
+        return _build_model(name, input_shape, classes, seed)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _build_model(name: str, input_shape: tuple[int, ...], classes: int, seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)
     L = keras.layers
     layers: list = [keras.Input(shape=input_shape)]
@@ -93,8 +105,13 @@ def device_name() -> str:
     return devices.describe()
 
 
+def _float32(t):
+    return tf.cast(t, tf.float32) if t.dtype.is_floating else t  # an Embedding's ids stay ids
+
+
 def per_example_loss(labels, logits):
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    """Cross-entropy in float32, whatever the logits' precision."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
 
 
 # ---------------------------------------------------------------- the DP-SGD step
@@ -152,7 +169,9 @@ class DPSGD:
             total = tf.reduce_sum(losses)
         outputs = [z for _, _, z in records]
         g_out = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        inputs = [ghost.layer_inputs(layer, a) for layer, a, _ in records]
+        # norms, clipping and the sums in float32, also when the layers compute in bfloat16
+        g_out = [tf.cast(g, tf.float32) for g in g_out]
+        inputs = [_float32(ghost.layer_inputs(layer, a)) for layer, a, _ in records]
         sq = tf.zeros_like(losses)
         for (layer, _, _), p, g in zip(records, inputs, g_out):
             sq += ghost.squared_norms(layer, p, g)
@@ -441,7 +460,7 @@ def train(
         raise ValueError(f"kind: must be 'private' or 'baseline', got {kind!r}")
     devices.setup()  # before the first op: GPU visibility and memory growth bind only then
     data = for_config(config, data)
-    model = build_model(config.model, data.input_shape, seed=config.seed)
+    model = build_model(config.model, data.input_shape, seed=config.seed, precision=config.precision)
     optimizer = make_optimizer(config)
     dp = DPSGD(
         model,
@@ -521,7 +540,10 @@ def train(
 
 def probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(
-        [tf.nn.softmax(model(x[i : i + EVAL_BATCH], training=False)).numpy() for i in range(0, len(x), EVAL_BATCH)]
+        [
+            tf.nn.softmax(tf.cast(model(x[i : i + EVAL_BATCH], training=False), tf.float32)).numpy()
+            for i in range(0, len(x), EVAL_BATCH)
+        ]
     )
 
 

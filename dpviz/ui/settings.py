@@ -15,7 +15,7 @@ import streamlit as st
 
 from dpviz.datasets import DATASETS
 from dpviz.privacy.labels import ACCOUNTANT_LABELS, ACCOUNTANTS
-from dpviz.training.config import MAX_CANARIES, MODELS, OPTIMIZERS, SAMPLERS, max_dataset_size
+from dpviz.training.config import MAX_CANARIES, MODELS, OPTIMIZERS, PRECISIONS, SAMPLERS, max_dataset_size
 from dpviz.ui.common import MODEL_LABELS, SAMPLER_LABELS
 from dpviz.validation import ValidationError, require_float
 
@@ -57,6 +57,7 @@ FIELDS = {
     "noise": Field("noise", "entropy", "choice", choices=("entropy", "seeded")),
     "target_epsilon": Field("target", "3", "text"),
     "momentum": Field("momentum", "0.3", "text"),
+    "precision": Field("prec", "float32", "choice", choices=PRECISIONS),
     # the Tune page's own
     "trials_mean": Field("trials", "8", "text"),
     "trials_shape": Field("shape", "geometric", "choice", choices=("geometric", "poisson", "logarithmic", "0.5", "2")),
@@ -246,7 +247,15 @@ def sidebar(*, page: str) -> dict:
 
 def training_inputs() -> dict:
     """The Train page's model and optimisation settings (shared too: they are in the URL)."""
-    c = st.columns(4)
+    c = st.columns(5)
+    choice_setting(
+        c[4],
+        "precision",
+        "Precision",
+        format_func={"float32": "float32", "mixed_bfloat16": "Mixed bfloat16 (GPU)"}.get,
+        help="Mixed bfloat16: the layers compute in bfloat16, which pays on a GPU; weights, clipping, norms, noise "
+        "and sums stay float32. Both runs of a pair use it, and the run is labelled.",
+    )
     c[3].selectbox(
         "Noise and sampling",
         ("entropy", "seeded"),

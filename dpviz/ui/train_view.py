@@ -94,6 +94,7 @@ def build_config(values: dict) -> TrainConfig:
         accountant=values["accountant"],
         canaries=values["canaries"],
         reproducible=values["noise"] == "seeded",
+        precision=values.get("precision", "float32"),
     )
 
 
@@ -257,6 +258,7 @@ SHOWN_SETTINGS = {  # TrainConfig field -> (shared setting, label)
     "accountant": ("accountant", "accountant"),
     "canaries": ("canaries", "canaries"),
     "reproducible": ("noise", "noise"),
+    "precision": ("precision", "precision"),
 }
 
 

@@ -12,6 +12,7 @@ from dpviz.privacy.accountant import compute_epsilon
 from dpviz.training.config import TrainConfig
 from dpviz.training.data import for_config, load
 from dpviz.training.engine import DPSGD, EpochMetrics, Finished, Progress, batches, build_model, per_example_loss, train
+from dpviz.validation import ValidationError
 
 L = keras.layers
 
@@ -352,3 +353,40 @@ def test_a_real_runs_measured_roc_never_rises_above_its_guarantee():
             )
             == 0
         )
+
+
+def test_mixed_precision_computes_in_bfloat16_and_clips_in_float32():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 8, 8, 1), dtype=np.float32), rng.integers(0, 10, 16).astype(np.int32)
+    full = build_model("cnn", (8, 8, 1), seed=0)
+    mixed = build_model("cnn", (8, 8, 1), seed=0, precision="mixed_bfloat16")
+    assert mixed.layers[0].compute_dtype == "bfloat16" and mixed.trainable_variables[0].dtype == "float32"
+    assert full.layers[0].compute_dtype == "float32"  # the policy does not leak into later models
+    sums, norms = [], []
+    for model in (full, mixed):
+        dp = DPSGD(model, clip_norm=0.5, noise_multiplier=0.0, expected_batch_size=16, seed=0)
+        summed, n, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+        assert n.dtype == tf.float32 and all(s.dtype == tf.float32 for s in summed)
+        sums.append(np.concatenate([s.numpy().ravel() for s in summed]))
+        norms.append(n.numpy())
+    assert np.allclose(norms[1], norms[0], rtol=0.05)
+    assert np.linalg.norm(sums[1] - sums[0]) <= 0.05 * np.linalg.norm(sums[0])
+    assert np.linalg.norm(sums[1]) <= 16 * 0.5 * (1 + 1e-3)  # each example's contribution is clipped to C
+
+
+def test_a_mixed_precision_pair_trains_and_is_labelled():
+    config = TrainConfig(
+        dataset="synthetic", dataset_size=96, batch_size=32, epochs=1, model="logreg", precision="mixed_bfloat16"
+    )
+    finished = [e for e in train_pair_events(config) if isinstance(e, Finished)]
+    assert [f.status for f in finished] == ["completed", "completed"]
+    assert config.to_dict()["precision"] == "mixed_bfloat16"
+    with pytest.raises(ValidationError) as err:
+        TrainConfig(precision="float16")
+    assert err.value.field == "precision"
+
+
+def train_pair_events(config):
+    from dpviz.training.engine import train_pair
+
+    return list(train_pair(config))
