@@ -172,15 +172,21 @@ class DPSGD:
         # norms, clipping and the sums in float32, also when the layers compute in bfloat16
         g_out = [tf.cast(g, tf.float32) for g in g_out]
         inputs = [_float32(ghost.layer_inputs(layer, a)) for layer, a, _ in records]
-        sq = tf.zeros_like(losses)
+        sq = tf.zeros_like(losses, dtype=tf.float32)
+        per_example = []
         for (layer, _, _), p, g in zip(records, inputs, g_out):
-            sq += ghost.squared_norms(layer, p, g)
+            layer_sq, cached = ghost.norms_and_per_example(layer, p, g)
+            sq += layer_sq
+            per_example.append(cached)
         norms = tf.sqrt(tf.maximum(sq, 0.0))
         factors = self.clip_factors(norms)
         if weights is not None:
             factors *= weights
         grads = {}
-        for (layer, _, z), p, g in zip(records, inputs, g_out):
+        for (layer, _, z), p, g, cached in zip(records, inputs, g_out, per_example):
+            if cached is not None:  # per-example gradients made for the norm: weigh them, do not recompute
+                grads.update(ghost.gradients_from_per_example(layer, cached, g, factors))
+                continue
             scale = tf.reshape(factors, [-1] + [1] * (len(z.shape) - 1))
             grads.update(ghost.weighted_gradients(layer, p, g * scale))
         summed = [grads.get(id(v), tf.zeros_like(v)) for v in self.variables]
@@ -209,13 +215,27 @@ class DPSGD:
         """Each example's factor: its gradient, times this, has norm at most C."""
         return tf.minimum(1.0, self.clip_norm / (norms + 1e-12))
 
-    def privatise(self, summed):
+    def draw_noise(self, like):
+        """N(0, (sigma C)^2) for every coordinate of tensors shaped like `like`.
+
+        The generator (OS entropy, or the seed) draws one fresh key per tensor and step, and the Gaussian
+        comes from the stateless kernel: it depends on nothing else in the step, so drawn first it runs
+        beside the forward and backward passes (about 1.6 ms for an MLP's 118k parameters here)."""
+        keys = self.noise.make_seeds(len(like))
+        return [
+            tf.random.stateless_normal(tf.shape(t), keys[:, i], dtype=t.dtype) * self.noise_std
+            for i, t in enumerate(like)
+        ]
+
+    def privatise(self, summed, noise=None):
         """The released update: the clipped sum plus N(0, (sigma C)^2) per coordinate, over the expected batch size."""
-        return [(s + self.noise.normal(tf.shape(s)) * self.noise_std) / self.expected_batch_size for s in summed]
+        noise = self.draw_noise(summed) if noise is None else noise
+        return [(s + n) / self.expected_batch_size for s, n in zip(summed, noise, strict=True)]
 
     def _private_gradients(self, x, y, weights=None):
+        noise = self.draw_noise(self.variables)  # first: nothing it needs comes later in the step
         summed, norms, losses, logits = self.clipped_sum(x, y, weights)
-        return self.privatise(summed), losses, logits
+        return self.privatise(summed, noise), losses, logits
 
     def _baseline_gradients(self, x, y, weights=None):
         with tf.GradientTape() as tape:

@@ -79,14 +79,15 @@ def materialise(t, d, c) -> bool:
     return t is not None and d is not None and c is not None and t * t > d * c
 
 
-def _gram_sq_norms(p: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
-    """sum_{t,s} <p_t, p_s> <g_t, g_s> per example, or via the explicit per-example gradient if cheaper."""
+def _gram_sq_norms(p: tf.Tensor, g: tf.Tensor):
+    """(sum_{t,s} <p_t, p_s> <g_t, g_s> per example, None), or, when cheaper, (the same from the explicit
+    per-example gradients, those gradients [B, d, c]), which the clipped sum then reuses."""
     if materialise(p.shape[1], p.shape[-1], g.shape[-1]):
         per_example = tf.einsum("btd,btc->bdc", p, g)
-        return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
+        return tf.reduce_sum(tf.square(per_example), axis=[1, 2]), per_example
     pp = tf.matmul(p, p, transpose_b=True)
     gg = tf.matmul(g, g, transpose_b=True)
-    return tf.reduce_sum(pp * gg, axis=[1, 2])
+    return tf.reduce_sum(pp * gg, axis=[1, 2]), None
 
 
 def layer_inputs(layer, a: tf.Tensor):
@@ -98,21 +99,34 @@ def layer_inputs(layer, a: tf.Tensor):
 
 def squared_norms(layer, inputs: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
     """Per-example squared norm of the gradient of all of `layer`'s trainable weights."""
+    return norms_and_per_example(layer, inputs, g)[0]
+
+
+def norms_and_per_example(layer, inputs: tf.Tensor, g: tf.Tensor):
+    """(per-example squared norms, per-example kernel gradients [B, d, c] if they were computed, else None)."""
     if isinstance(layer, keras.layers.Embedding):
         ids = tf.reshape(inputs, [tf.shape(inputs)[0], -1])
         g = _rows(g)
         same = tf.cast(tf.equal(ids[:, :, None], ids[:, None, :]), g.dtype)
-        return tf.reduce_sum(same * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
+        return tf.reduce_sum(same * tf.matmul(g, g, transpose_b=True), axis=[1, 2]), None
     if isinstance(layer, keras.layers.Dense) and inputs.shape.rank == 2:
         sq = tf.reduce_sum(tf.square(inputs), axis=1) * tf.reduce_sum(tf.square(g), axis=1)
         if layer.use_bias:
             sq += tf.reduce_sum(tf.square(g), axis=1)
-        return sq
+        return sq, None
     p, g = _rows(inputs), _rows(g)
-    sq = _gram_sq_norms(p, g)
+    sq, per_example = _gram_sq_norms(p, g)
     if layer.use_bias:
         sq += tf.reduce_sum(tf.square(tf.reduce_sum(g, axis=1)), axis=1)
-    return sq
+    return sq, per_example
+
+
+def gradients_from_per_example(layer, per_example: tf.Tensor, g: tf.Tensor, factors: tf.Tensor) -> dict:
+    """The clipped sum from per-example kernel gradients already computed for the norms: sum_i c_i G_i."""
+    grads = {id(layer.kernel): tf.reshape(tf.tensordot(factors, per_example, axes=1), layer.kernel.shape)}
+    if layer.use_bias:
+        grads[id(layer.bias)] = tf.tensordot(factors, tf.reduce_sum(_rows(g), axis=1), axes=1)
+    return grads
 
 
 def weighted_gradients(layer, inputs: tf.Tensor, g: tf.Tensor) -> dict:
