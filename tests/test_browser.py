@@ -310,6 +310,22 @@ def walk_through(page, server, browser, tmp_path):
     page.get_by_role("button", name="Queue sweep").click()
     page.get_by_text("3/3 runs completed").wait_for(timeout=60_000)
 
+    # 3d. verify this implementation at these settings: a one-run audit in its own process, its verdict
+    page.get_by_role("tab", name="Verify this implementation").click()
+    canaries = page.get_by_test_id("stTextInput").filter(has_text="Number of canaries").locator("input")
+    canaries.fill("5")
+    canaries.press("Enter")
+    page.get_by_test_id("stAlertContentError").filter(has_text="canaries").first.wait_for()
+    expect(page.get_by_role("button", name="Verify this implementation")).to_be_disabled()
+    canaries.fill("2000")
+    canaries.press("Enter")
+    idle(page)
+    page.get_by_role("button", name="Verify this implementation").click()
+    page.get_by_text("Consistent with its claim").wait_for(timeout=120_000)
+    assert float(metric(page, "ε ≥ (f-DP one-run)")) < float(metric(page, "ε claimed (this run)"))
+    page.get_by_test_id("stPlotlyChart").get_by_text("included canaries").first.wait_for()
+    shoot(page, "verify", tmp_path)
+
     # 4. Runs: the runs are listed and selected; CSV, HTML and PNG downloads hold them
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Runs").click()
     page.get_by_text("5 of 5 runs shown").wait_for()
