@@ -27,6 +27,7 @@ CLI += ["--noise-multiplier", "1", "--clip-norm", "1", "--learning-rate", "0.1",
 
 def bare(model_name: str, kind: str, steps: int, shape=(28, 28, 1), batch: int = 256) -> float:
     import numpy as np
+    import tensorflow as tf
 
     from dpviz.training.config import TrainConfig
     from dpviz.training.engine import DPSGD, Prefetcher, TrainStep, build_model, make_optimizer
@@ -36,16 +37,18 @@ def bare(model_name: str, kind: str, steps: int, shape=(28, 28, 1), batch: int =
     x, y = data.random((n, *shape), dtype=np.float32), data.integers(0, 10, n).astype(np.int32)
     model = build_model(model_name, shape, seed=0)
     dp = DPSGD(model, clip_norm=1.0, noise_multiplier=1.1, expected_batch_size=batch, seed=0)
-    step = TrainStep(dp, make_optimizer(TrainConfig(dataset="synthetic", learning_rate=0.1)), kind, shape)
+    optimizer = make_optimizer(TrainConfig(dataset="synthetic", learning_rate=0.1))
+    step = TrainStep(dp, optimizer, kind, shape, host_noise=not tf.config.list_logical_devices("GPU"))
     rng = np.random.default_rng(0)
     plan = [(1, i, np.flatnonzero(rng.random(n) < batch / n)) for i in range(steps + 5)]
-    made = list(Prefetcher(iter(plan), x, y))  # padded as in training, made before the clock starts
-    for _, _, xb, yb, wb in made[:5]:
-        step(xb, yb, wb)
+    noise = (np.random.default_rng(1), step.noise_size) if step.host_noise else None
+    made = list(Prefetcher(iter(plan), x, y, noise=noise))  # as in training, made before the clock starts
+    for _, _, xb, yb, wb, zb in made[:5]:
+        step(xb, yb, wb, zb)
     step.read()
     start = __import__("time").perf_counter()
-    for _, _, xb, yb, wb in made[5:]:
-        step(xb, yb, wb)
+    for _, _, xb, yb, wb, zb in made[5:]:
+        step(xb, yb, wb, zb)
     seen = step.read().seen
     return seen / (__import__("time").perf_counter() - start)
 

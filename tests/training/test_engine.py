@@ -390,3 +390,20 @@ def train_pair_events(config):
     from dpviz.training.engine import train_pair
 
     return list(train_pair(config))
+
+
+def test_noise_drawn_with_the_batches_has_the_accounted_scale():
+    """TrainStep's host-drawn noise (CPU): with inputs of zero, a kernel's update is the noise alone,
+    of standard deviation sigma C / (expected batch size) times the learning rate."""
+    from dpviz.training.engine import Prefetcher, TrainStep, make_optimizer
+
+    model = build_model("logreg", (8, 8, 1), seed=0)
+    dp = DPSGD(model, clip_norm=0.5, noise_multiplier=2.0, expected_batch_size=32, seed=0)
+    step = TrainStep(dp, make_optimizer(TrainConfig(learning_rate=1.0)), "private", (8, 8, 1), host_noise=True)
+    x, y = np.zeros((64, 8, 8, 1), np.float32), np.zeros(64, np.int32)
+    plan = iter([(1, 1, np.arange(32))])
+    (_, _, xb, yb, wb, zb), *_ = list(Prefetcher(plan, x, y, noise=(np.random.default_rng(3), step.noise_size)))
+    before = model.layers[-1].kernel.numpy().copy()
+    step(xb, yb, wb, zb)
+    delta = model.layers[-1].kernel.numpy() - before
+    assert delta.std() == pytest.approx(2.0 * 0.5 / 32, rel=0.1) and abs(delta.mean()) < 0.01
