@@ -12,6 +12,18 @@ from dpviz.verify.config import KINDS
 METHOD = "one-run f-DP (Mahloujifar et al. 2024), jax-privacy CanaryScoreAuditor"
 HISTOGRAM_BINS = 40
 CONSISTENT, VIOLATION = "consistent with its claim", "VIOLATION: leaks more than claimed"
+# what `python -m dpviz verify --json` prints first, in this order
+JSON_FIELDS = (
+    "theoretical_epsilon",
+    "empirical_epsilon",
+    "empirical_epsilon_fdp",
+    "method",
+    "canaries",
+    "guesses",
+    "correct",
+    "verdict",
+    "kind",
+)
 
 
 def histogram(in_scores, out_scores, bins: int = HISTOGRAM_BINS) -> dict:

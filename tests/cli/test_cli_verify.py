@@ -5,6 +5,7 @@ import json
 import pytest
 
 from dpviz.cli.main import main
+from dpviz.verify.report import JSON_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -28,16 +29,6 @@ def test_json_report(capsys):
     argv = ["verify", "--epochs", "1", "--batch-size", "256", "--canaries", "1000", "--seed", "1", "--json"]
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
-    assert {
-        "theoretical_epsilon",
-        "empirical_epsilon",
-        "empirical_epsilon_fdp",
-        "method",
-        "canaries",
-        "guesses",
-        "correct",
-        "verdict",
-        "kind",
-    } <= set(data)
+    assert set(JSON_FIELDS) <= set(data)
     assert data["canaries"] == 1000 and data["kind"] == "gradient" and data["verdict"] == "consistent with its claim"
     assert 0 <= data["empirical_epsilon_fdp"] < data["theoretical_epsilon"]
