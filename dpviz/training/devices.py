@@ -61,12 +61,17 @@ def setup(slot: int | None = None) -> Placement:
     return _placement
 
 
+def on_gpu() -> bool:
+    """Whether this process trains on a GPU."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def use_xla() -> bool:
     """XLA for the private step: on a GPU (batches are padded to few shapes, so it compiles a few times)."""
     override = os.environ.get(XLA_ENV, "").strip()
     if override in ("0", "1"):
         return override == "1"
-    return bool(tf.config.list_logical_devices("GPU"))
+    return on_gpu()
 
 
 def describe() -> str:

@@ -274,13 +274,12 @@ class TrainStep:
         jit_compile: bool = False,
         host_noise: bool = False,
     ):
-        self.dp, self.optimizer = dp, optimizer
         gradients = dp._private_gradients if kind == "private" else dp._baseline_gradients
         # host_noise: standard normals come with each batch (drawn on the prefetching thread, beside the
         # step); the step scales them by sigma C. On a CPU that hides their cost (1.6 ms for 118k here).
         self.host_noise = host_noise and kind == "private"
-        self.noise_size = sum(int(np.prod(v.shape)) for v in dp.variables)
         sizes = [int(np.prod(v.shape)) for v in dp.variables]
+        self.noise_size = sum(sizes)
         self._sums = [
             tf.Variable(0.0, dtype=tf.float64),
             tf.Variable(0, dtype=tf.int64),
@@ -530,9 +529,13 @@ def train(
         seed=config.seed if seeded(config, kind) else None,
     )
     devices.reset_peak()
-    on_gpu = devices.use_xla()
     step_fn = TrainStep(
-        dp, optimizer, kind, data.input_shape, jit_compile=kind == "private" and on_gpu, host_noise=not on_gpu
+        dp,
+        optimizer,
+        kind,
+        data.input_shape,
+        jit_compile=kind == "private" and devices.use_xla(),
+        host_noise=not devices.on_gpu(),
     )
     total_steps = config.privacy.steps
     tally = EpochTally(config, kind, data, model)

@@ -65,7 +65,7 @@ def test_xla_on_a_gpu_only_unless_overridden(monkeypatch):
     monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [object()])
     assert devices.use_xla() is True
     monkeypatch.setenv(devices.XLA_ENV, "0")
-    assert devices.use_xla() is False
+    assert devices.use_xla() is False and devices.on_gpu() is True  # the override is XLA's alone
 
 
 def test_describe_names_the_gpu_and_its_peak_memory(monkeypatch):
