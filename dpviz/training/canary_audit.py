@@ -69,6 +69,7 @@ def train_with_canaries(
     Returns:
       The canaries' inclusion and scores, or None when stopped.
     """
+    engine.devices.setup()  # before the first op, as for a training run
     seed = config.seed
     rng = np.random.default_rng(None if seed is None else [seed, 31337])
     m = config.canaries
@@ -90,45 +91,38 @@ def train_with_canaries(
     variables = dp.variables
     sizes = [int(np.prod(v.shape)) for v in variables]
     apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables, strict=True)))
-
     if config.kind == "gradient":
         coords = tf.constant(rng.choice(sum(sizes), size=m, replace=False).astype(np.int32))
-        raw = tf.fill([m], CANARY_NORM_FACTOR * config.clip_norm)
+    raw = tf.fill([m], CANARY_NORM_FACTOR * config.clip_norm)
+    spec = [
+        tf.TensorSpec((None, *data.input_shape), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((m,), tf.float32),
+    ]
 
-        spec = [
-            tf.TensorSpec((None, *data.input_shape), tf.float32),
-            tf.TensorSpec((None,), tf.int32),
-            tf.TensorSpec((m,), tf.float32),
-        ]
+    @tf.function(input_signature=spec)  # one trace for every Poisson batch size
+    def gradient_step(xb, yb, sampled):
+        summed, _, _, _ = dp.clipped_sum(xb, yb)
+        flat = tf.concat([tf.reshape(s, [-1]) for s in summed], 0)
+        canary = tf.scatter_nd(coords[:, None], sampled * _clip_canaries(dp, raw) * raw, tf.shape(flat))
+        (released,) = dp.privatise([flat + canary])
+        apply([tf.reshape(part, v.shape) for part, v in zip(tf.split(released, sizes), variables, strict=True)])
+        return tf.gather(released, coords) * dp.expected_batch_size - tf.gather(flat, coords)
 
-        @tf.function(input_signature=spec)  # one trace for every Poisson batch size
-        def step(xb, yb, sampled):
-            summed, _, _, _ = dp.clipped_sum(xb, yb)
-            flat = tf.concat([tf.reshape(s, [-1]) for s in summed], 0)
-            canary = tf.scatter_nd(coords[:, None], sampled * _clip_canaries(dp, raw) * raw, tf.shape(flat))
-            (released,) = dp.privatise([flat + canary])
-            apply([tf.reshape(part, v.shape) for part, v in zip(tf.split(released, sizes), variables, strict=True)])
-            return tf.gather(released, coords) * dp.expected_batch_size - tf.gather(flat, coords)
-
-        scores = np.zeros(m)
-        n_examples = len(x)
-        for i in range(steps):
-            if should_stop():
-                return None
-            idx = np.flatnonzero(rng.random(n_examples) < b / n)
+    scores = np.zeros(m)
+    for i in range(steps):
+        if should_stop():
+            return None
+        idx = np.flatnonzero(rng.random(len(x)) < b / n)  # Poisson: every row, canary rows included
+        xb, yb = tf.constant(x[idx]), tf.constant(y[idx])
+        if config.kind == "gradient":
             sampled = (included & (rng.random(m) < b / n)).astype(np.float32)
-            scores += step(tf.constant(x[idx]), tf.constant(y[idx]), tf.constant(sampled)).numpy()
-            if (i + 1) % progress_every == 0 or i + 1 == steps:
-                progress(i + 1, steps)
-    else:
-        for i in range(steps):
-            if should_stop():
-                return None
-            idx = np.flatnonzero(rng.random(n) < b / n)
-            grads, _, _ = dp.private_gradients(tf.constant(x[idx]), tf.constant(y[idx]))
-            apply(grads)
-            if (i + 1) % progress_every == 0 or i + 1 == steps:
-                progress(i + 1, steps)
+            scores += gradient_step(xb, yb, tf.constant(sampled)).numpy()
+        else:
+            apply(dp.private_gradients(xb, yb)[0])
+        if (i + 1) % progress_every == 0 or i + 1 == steps:
+            progress(i + 1, steps)
+    if config.kind == "input":
         from dpviz.audit import losses
 
         scores = -losses(engine.probabilities(model, canaries.x), canaries.y)
