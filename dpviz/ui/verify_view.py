@@ -23,23 +23,7 @@ def verify_config(config: TrainConfig, kind: str, canaries) -> VerifyConfig:
     """The page's training settings as a verification; bad canary counts name their field."""
     text = str(canaries).strip()
     count = None if text == "" else require_int("canaries", text)
-    return VerifyConfig(
-        dataset=config.dataset,
-        dataset_size=config.dataset_size,
-        model=config.model,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        noise_multiplier=config.noise_multiplier,
-        clip_norm=config.clip_norm,
-        learning_rate=config.learning_rate,
-        optimizer=config.optimizer,
-        momentum=config.momentum,
-        delta=config.delta,
-        accountant=config.accountant,
-        kind=kind,
-        canaries=count,
-        seed=config.seed if config.reproducible else None,
-    )
+    return VerifyConfig.from_train_config(config, kind=kind, canaries=count)
 
 
 def _alive(record: dict) -> bool:

@@ -19,6 +19,21 @@ MAX_GRADIENT_CANARIES = 100_000
 MAX_INPUT_CANARIES = 5_000
 DEFAULT_CANARIES = {"gradient": 10_000, "input": 500}
 INCLUSION = 0.5  # each canary is included independently with this probability
+# the settings a verification shares with a training run (TrainConfig's fields of the same names)
+TRAINING_SETTINGS = (
+    "dataset",
+    "model",
+    "epochs",
+    "batch_size",
+    "noise_multiplier",
+    "clip_norm",
+    "learning_rate",
+    "momentum",
+    "optimizer",
+    "delta",
+    "dataset_size",
+    "accountant",
+)
 
 
 def parameter_count(model: str, input_shape: tuple[int, ...], classes: int = 10) -> int:
@@ -84,22 +99,21 @@ class VerifyConfig:
     def train_config(self) -> TrainConfig:
         """The training settings as a run of their own (Poisson, reproducible when seeded, no audit)."""
         return TrainConfig(
-            dataset=self.dataset,
-            model=self.model,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            noise_multiplier=self.noise_multiplier,
-            clip_norm=self.clip_norm,
-            learning_rate=self.learning_rate,
-            optimizer=self.optimizer,
-            momentum=self.momentum,
+            **{name: getattr(self, name) for name in TRAINING_SETTINGS},
             sampler="poisson",
             seed=self.seed or 0,
-            delta=self.delta,
-            dataset_size=self.dataset_size,
-            accountant=self.accountant,
             audit=False,
             reproducible=self.seed is not None,
+        )
+
+    @classmethod
+    def from_train_config(cls, config: TrainConfig, *, kind: str, canaries: int | None) -> VerifyConfig:
+        """A run's settings as a verification (seeded only when the run's noise is reproducible)."""
+        return cls(
+            **{name: getattr(config, name) for name in TRAINING_SETTINGS},
+            kind=kind,
+            canaries=canaries,
+            seed=config.seed if config.reproducible else None,
         )
 
     @property

@@ -78,3 +78,19 @@ def test_every_command_line_input_is_a_config_or_one_named_error(flags, kind):
     except (UsageError, ValidationError):
         return
     assert isinstance(config, VerifyConfig) and config.canaries >= 20 and config.noise_multiplier > 0
+
+
+def test_a_training_run_as_a_verification_and_back():
+    from dpviz.training.config import TrainConfig
+
+    run = TrainConfig(model="logreg", epochs=3, batch_size=100, noise_multiplier=2.0, seed=5, accountant="pld")
+    c = VerifyConfig.from_train_config(run, kind="input", canaries=40)
+    assert (c.model, c.epochs, c.batch_size, c.noise_multiplier, c.accountant) == ("logreg", 3, 100, 2.0, "pld")
+    assert c.seed is None  # the run's noise came from the OS's entropy: so does the verification's
+    assert (
+        VerifyConfig.from_train_config(
+            run.__class__(**{**run.to_dict(), "reproducible": True}), kind="input", canaries=40
+        ).seed
+        == 5
+    )
+    assert c.train_config.batch_size == 100 and c.train_config.sampler == "poisson"
