@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -46,11 +47,11 @@ def bare(model_name: str, kind: str, steps: int, shape=(28, 28, 1), batch: int =
     for _, _, xb, yb, wb, zb in made[:5]:
         step(xb, yb, wb, zb)
     step.read()
-    start = __import__("time").perf_counter()
+    start = time.perf_counter()
     for _, _, xb, yb, wb, zb in made[5:]:
         step(xb, yb, wb, zb)
     seen = step.read().seen
-    return seen / (__import__("time").perf_counter() - start)
+    return seen / (time.perf_counter() - start)
 
 
 def through_cli(model_name: str, *, devices: dict | None = None) -> dict:

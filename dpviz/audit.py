@@ -121,23 +121,21 @@ def epsilon_bounds(member, nonmember, threshold: float, *, delta: float, confide
     both directions of the test): the TPR's lower limit against the FPR's upper limit, each one side of
     a two-sided interval at `confidence`, so the bound holds with probability at least `confidence`.
     """
-    from dpviz.verify.statistics import clopper_pearson_epsilon
+    from dpviz.verify.statistics import clopper_pearson_epsilons
 
     member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
-    lower = clopper_pearson_epsilon(member, nonmember, threshold, delta=delta, confidence=confidence)
+    (lower,) = clopper_pearson_epsilons(member, nonmember, [threshold], delta=delta, confidence=confidence)
     tpr, fpr = float(np.mean(member >= threshold)), float(np.mean(nonmember >= threshold))
     return lower, _epsilon(tpr, fpr, delta)
 
 
 def _best_threshold(member: np.ndarray, nonmember: np.ndarray, delta: float, confidence: float) -> float:
     """On the selection half: the score threshold whose Clopper-Pearson ε lower bound is largest."""
+    from dpviz.verify.statistics import clopper_pearson_epsilons
+
     candidates = np.unique(np.quantile(np.concatenate([member, nonmember]), np.linspace(0, 1, 101)))
-    best, best_t = -1.0, candidates[-1]
-    for t in candidates:
-        lower, _ = epsilon_bounds(member, nonmember, t, delta=delta, confidence=confidence)
-        if lower > best:
-            best, best_t = lower, t
-    return float(best_t)
+    lowers = clopper_pearson_epsilons(member, nonmember, candidates, delta=delta, confidence=confidence)
+    return float(candidates[int(np.argmax(lowers))])  # the first of equal bounds, as before
 
 
 def _result(name, member, nonmember, *, delta, threshold, confidence) -> AttackResult:

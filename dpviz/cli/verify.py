@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -47,15 +48,9 @@ def register(sub) -> None:
         "--seed", type=int, default=None, help="reproducible noise, sampling and canaries (default: OS entropy)"
     )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    p.add_argument("--config-json", default=None, help=argparse_suppress())
-    p.add_argument("--record", default=None, help=argparse_suppress())
+    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--record", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_verify)
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def config_from_args(args) -> VerifyConfig:

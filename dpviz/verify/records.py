@@ -16,8 +16,6 @@ from dpviz.runs.store import default_home
 from dpviz.verify.config import VerifyConfig
 from dpviz.verify.report import VerifyReport
 
-STATUSES = ("running", "completed", "cancelled", "failed")
-
 
 def folder(home=None) -> Path:
     return Path(home) if home is not None else default_home()

@@ -6,7 +6,6 @@ worker and the command line pay it, the UI process never does.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -84,15 +83,18 @@ def one_run_bound(in_scores, out_scores, *, delta: float, confidence: float = CO
     return OneRunBound(one_run, fdp, guesses, correct, m, confidence)
 
 
-def clopper_pearson_epsilon(member_scores, nonmember_scores, threshold: float, *, delta: float, confidence: float):
-    """The ε lower bound a score threshold's (TPR, FPR) forces, from Clopper-Pearson limits at `confidence`.
+def clopper_pearson_epsilons(member_scores, nonmember_scores, thresholds, *, delta: float, confidence: float):
+    """The ε lower bound each score threshold's (TPR, FPR) forces, from Clopper-Pearson limits at `confidence`.
 
     Both directions of the test count (TPR against FPR and TNR against FNR), as in Jagielski et al. 2020.
-    Returns 0 when no threshold shows anything, `math.inf` when the counts are perfect at δ = 0."""
-    auditor = _auditing().CanaryScoreAuditor(np.asarray(member_scores, float), np.asarray(nonmember_scores, float))
-    eps = float(
-        auditor.epsilon_clopper_pearson(
-            1 - confidence, delta, one_sided=False, threshold_strategy=_auditing().Explicit(float(threshold))
+    One auditor serves every threshold. A bound is 0 where a threshold shows nothing."""
+    auditing = _auditing()
+    auditor = auditing.CanaryScoreAuditor(np.asarray(member_scores, float), np.asarray(nonmember_scores, float))
+    return [
+        float(
+            auditor.epsilon_clopper_pearson(
+                1 - confidence, delta, one_sided=False, threshold_strategy=auditing.Explicit(float(t))
+            )
         )
-    )
-    return eps if math.isfinite(eps) else math.inf
+        for t in thresholds
+    ]
