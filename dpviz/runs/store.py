@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -199,17 +200,24 @@ class SqliteRunStore:
     def _read(self):
         """A read-only connection; an empty in-memory store when nothing was written yet."""
         try:
+            db = None
             if self.path.exists():
                 db = sqlite3.connect(
                     f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
                 )
-            else:
+                db.execute("PRAGMA busy_timeout=30000")
+                if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                    # Another process has just created the file and not yet committed the schema.
+                    db.close()
+                    db = None
+            if db is None:
                 db = sqlite3.connect(":memory:", isolation_level=None)
                 db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as err:
+            if db is not None:
+                db.close()
             raise self._unavailable(err) from None
         try:
-            db.execute("PRAGMA busy_timeout=30000")
             yield db
         except sqlite3.Error as err:
             raise self._unavailable(err) from None
@@ -220,17 +228,28 @@ class SqliteRunStore:
         """Create the directory (0700: runs describe private training data) and the schema, once."""
         try:
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
-                db.execute("PRAGMA busy_timeout=30000")
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            # Processes creating one store at once take turns: switching a new file to WAL can fail at once
+            # with "database is locked" (SQLite skips the busy handler where waiting could deadlock).
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._create_schema()
         except (sqlite3.Error, OSError) as err:
             raise self._unavailable(err) from None
         self._check()
         self._schema_ready = True
+
+    def _create_schema(self) -> None:
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA journal_mode=WAL")
+            # One transaction, so that a process opening the store meanwhile sees all of the schema or none.
+            db.executescript(
+                "BEGIN IMMEDIATE;\n"
+                + SCHEMA
+                + "\nINSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '"
+                + str(SCHEMA_VERSION)
+                + "');\nCOMMIT;"
+            )
 
     def ensure_created(self) -> None:
         """Create the directory and schema now (a reader never does; a first write or a worker needs them)."""

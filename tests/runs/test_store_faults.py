@@ -103,3 +103,45 @@ def test_reading_changes_nothing(tmp_path):
 
 def test_move_aside_of_a_missing_store_is_harmless(tmp_path):
     assert not move_aside(tmp_path).exists()
+
+
+def test_a_store_another_process_is_still_creating_reads_as_empty_not_damaged(tmp_path):
+    """The first writer's file exists before its schema is committed; a reader in that window sees no runs."""
+    creator = sqlite3.connect(tmp_path / "runs.sqlite3", isolation_level=None)
+    creator.execute("PRAGMA journal_mode=WAL")
+    creator.execute("BEGIN IMMEDIATE")
+    creator.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    try:
+        reader = SqliteRunStore(tmp_path)
+        assert reader.list() == []
+    finally:
+        creator.execute("ROLLBACK")
+        creator.close()
+    store = SqliteRunStore(tmp_path)
+    store.create_run(config=CONFIG, kind="private")
+    assert len(SqliteRunStore(tmp_path).list()) == 1
+
+
+def test_a_store_with_other_tables_but_no_dpviz_schema_is_still_damaged(tmp_path):
+    with sqlite3.connect(tmp_path / "runs.sqlite3") as db:
+        db.execute("CREATE TABLE photos (id INTEGER)")
+    with pytest.raises(StoreUnavailable) as err:
+        SqliteRunStore(tmp_path)
+    assert err.value.damaged
+
+
+def _create_and_list(home) -> int:
+    store = SqliteRunStore(home)
+    store.list()
+    store.create_run(config=CONFIG, kind="private")
+    return len(SqliteRunStore(home).list())
+
+
+def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path):
+    import multiprocessing
+
+    homes = [tmp_path / f"home{i}" for i in range(6)]
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        for home in homes:
+            assert min(pool.map(_create_and_list, [home] * 4)) >= 1
+    assert all(len(SqliteRunStore(home).list()) == 4 for home in homes)
