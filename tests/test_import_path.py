@@ -3,7 +3,8 @@
 - No module outside `dpviz/ui/` (and the pages and app.py) imports streamlit, anywhere.
 - Importing any module loads no TensorFlow or Keras, except the engine and ghost clipping: the
   pages, the CLI's argument checks and the workers' start-up stay fast (TensorFlow takes 3-6 s).
-- The home page's sidebar loads no dp-accounting, so a fresh server draws it while dp-accounting imports.
+- The home page's sidebar loads no dp-accounting, so a fresh server draws it while dp-accounting imports,
+  and its first epsilon loads only dp-accounting's RDP.
 """
 
 import ast
@@ -75,8 +76,10 @@ def test_no_module_but_the_engine_loads_tensorflow_on_import():
             assert not closure(name) & HEAVY, f"{name} loads {closure(name) & HEAVY} on import"
 
 
-def loaded(*modules: str) -> set[str]:
-    code = f"import sys, {', '.join(modules)}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+def loaded(*modules: str, run: str = "", full: bool = False) -> set[str]:
+    """Top-level packages (or, with `full`, every module) loaded by importing `modules` and running `run`."""
+    names = "sys.modules" if full else "{m.split('.')[0] for m in sys.modules}"
+    code = f"import sys, {', '.join(modules)}\n{run}\nprint(' '.join(sorted({names})))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     return set(out.stdout.split())
 
@@ -102,5 +105,14 @@ def test_pages_never_import_tensorflow():
 
 
 def test_home_sidebar_loads_no_dp_accounting():
-    modules = loaded("dpviz.ui.entry", "dpviz.ui.settings", "dpviz.validation", "dpviz.privacy")
-    assert "dp_accounting" not in modules and "scipy" not in modules
+    modules = loaded("dpviz.ui.entry", "dpviz.ui.settings", "dpviz.validation", "dpviz.privacy", full=True)
+    assert not any(m.startswith("dp_accounting.") or m.split(".")[0] == "scipy" for m in modules)
+
+
+def test_the_first_rdp_epsilon_waits_for_no_pld_or_calibration_import():
+    """The Budget page's headline needs dp-accounting's RDP only; PLD (scipy.signal) and calibration
+    (scipy.optimize) load when a later part of the page asks for them."""
+    run = "budget_view.explore(dataset_size=60000, batch_size=256, noise_multiplier=1.1, epochs=15, delta=1e-5)"
+    modules = loaded("dpviz.ui.budget_view", run=f"from dpviz.ui import budget_view\n{run}", full=True)
+    assert "dp_accounting.rdp.rdp_privacy_accountant" in modules  # the check sees what was imported
+    assert not modules & {"dp_accounting.pld", "dp_accounting.mechanism_calibration", "scipy.optimize", "scipy.signal"}

@@ -16,16 +16,15 @@ import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-import dp_accounting
 import numpy as np
-from dp_accounting.pld import pld_privacy_accountant
+from dp_accounting import dp_event, privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from dpviz.privacy.labels import ACCOUNTANTS
 from dpviz.privacy.params import PrivacyParams
 from dpviz.validation import require_choice
 
-NEIGHBOURS = dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE
+NEIGHBOURS = privacy_accountant.NeighboringRelation.ADD_OR_REMOVE_ONE
 ORDERS = np.array(rdp_privacy_accountant.DEFAULT_RDP_ORDERS, dtype=float)
 PLD_RELATIVE_ERROR = 0.003  # target for the adaptive PLD grid; the test holds it to 1 %
 CALIBRATION_PLD_INTERVAL = 1e-3  # each PLD evaluation in a calibration stays ~20 ms; error well under 1 %
@@ -39,16 +38,15 @@ PLD_MAX_STEPS = 1_000_000
 logging.getLogger("absl").setLevel(logging.ERROR)
 
 
-def dpsgd_event(sampling_probability: float, noise_multiplier: float, steps: int) -> dp_accounting.DpEvent:
-    return dp_accounting.SelfComposedDpEvent(
-        dp_accounting.PoissonSampledDpEvent(sampling_probability, dp_accounting.GaussianDpEvent(noise_multiplier)),
-        steps,
+def dpsgd_event(sampling_probability: float, noise_multiplier: float, steps: int) -> dp_event.DpEvent:
+    return dp_event.SelfComposedDpEvent(
+        dp_event.PoissonSampledDpEvent(sampling_probability, dp_event.GaussianDpEvent(noise_multiplier)), steps
     )
 
 
-def no_amplification_event(noise_multiplier: float, passes: int) -> dp_accounting.DpEvent:
+def no_amplification_event(noise_multiplier: float, passes: int) -> dp_event.DpEvent:
     """Fixed shuffled batches: each example meets the Gaussian mechanism once per pass, unamplified."""
-    return dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(noise_multiplier), passes)
+    return dp_event.SelfComposedDpEvent(dp_event.GaussianDpEvent(noise_multiplier), passes)
 
 
 class LegacyRdpAccountant(rdp_privacy_accountant.RdpAccountant):
@@ -206,6 +204,8 @@ def pld_value_discretization(estimate: float, steps: int) -> float:
 def _pld_epsilon_cached(event_key: tuple, delta: float, interval: float) -> float:
     kind, a, b, c = event_key
     event = dpsgd_event(a, b, c) if kind == "dpsgd" else no_amplification_event(b, c)
+    from dp_accounting.pld import pld_privacy_accountant  # scipy.signal: only once PLD is asked for
+
     accountant = pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=interval)
     accountant.compose(event)
     return float(accountant.get_epsilon(delta))
@@ -272,7 +272,7 @@ class Rdp:
     def no_amplification(self, noise_multiplier: float, passes: int, delta: float) -> float:
         return rdp_epsilon(1.0, noise_multiplier, passes, delta, legacy=self.legacy)[0]
 
-    def dp_accounting_accountant(self) -> dp_accounting.PrivacyAccountant:
+    def dp_accounting_accountant(self) -> privacy_accountant.PrivacyAccountant:
         return (LegacyRdpAccountant if self.legacy else rdp_privacy_accountant.RdpAccountant)(ORDERS, NEIGHBOURS)
 
     def headline(self, q: float, noise_multiplier: float, steps: int, delta: float, *, exact: bool = False) -> dict:
@@ -324,7 +324,9 @@ class Pld:
         interval = pld_value_discretization(estimate, passes)
         return _pld_epsilon_cached(("gaussian", 1.0, float(noise_multiplier), int(passes)), float(delta), interval)
 
-    def dp_accounting_accountant(self) -> dp_accounting.PrivacyAccountant:
+    def dp_accounting_accountant(self) -> privacy_accountant.PrivacyAccountant:
+        from dp_accounting.pld import pld_privacy_accountant
+
         return pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=CALIBRATION_PLD_INTERVAL)
 
     def headline(self, q: float, noise_multiplier: float, steps: int, delta: float, *, exact: bool = False) -> dict:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from dpviz.privacy.accountant import (
@@ -83,6 +82,8 @@ def _profile(q: float, noise_multiplier: float, steps: int) -> tuple[np.ndarray,
     epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
     if REGISTRY["pld"].affordable(noise_multiplier, steps):
         interval = pld_value_discretization(0.7 * rdp_epsilon(q, noise_multiplier, steps, 1e-5)[0], steps)
+        from dp_accounting.pld import pld_privacy_accountant
+
         accountant = pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=interval)
         name = "pld"
     else:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import dp_accounting
-from dp_accounting.mechanism_calibration import NoBracketIntervalFoundError
-
 from dpviz.privacy.accountant import create_accountant, dpsgd_event, rdp_epsilon, searched_rdp_epsilon
 from dpviz.privacy.labels import SAMPLERS
 from dpviz.privacy.params import MAX_EPOCHS, PrivacyParams, steps_for
@@ -27,7 +24,9 @@ def _epsilon(accountant: str, event, delta: float) -> float:
 
 
 def _calibrate(accountant: str, make_event, target_epsilon: float, delta: float, bracket, **options) -> float:
-    return dp_accounting.calibrate_dp_mechanism(
+    from dp_accounting import mechanism_calibration  # scipy.optimize: not needed for a first epsilon
+
+    return mechanism_calibration.calibrate_dp_mechanism(
         create_accountant(accountant).dp_accounting_accountant,
         make_event,
         target_epsilon,
@@ -61,6 +60,7 @@ def _rdp_noise(name: str, q: float, steps: int, target_epsilon: float, delta: fl
 
 def _calibrate_fixed(probe: PrivacyParams, target_epsilon: float) -> float:
     """dp-accounting's calibration of SampledWithoutReplacement steps under its RDP, replace-one."""
+    from dp_accounting import dp_event, mechanism_calibration
     from dp_accounting.rdp import rdp_privacy_accountant
 
     from dpviz.privacy.accountant import ORDERS
@@ -68,15 +68,15 @@ def _calibrate_fixed(probe: PrivacyParams, target_epsilon: float) -> float:
 
     n, b, steps, delta = probe.dataset_size, probe.batch_size, probe.steps, probe.delta
     try:
-        sigma = dp_accounting.calibrate_dp_mechanism(
+        sigma = mechanism_calibration.calibrate_dp_mechanism(
             lambda: rdp_privacy_accountant.RdpAccountant(ORDERS, REPLACE_ONE),
-            lambda s: dp_accounting.SelfComposedDpEvent(fixed_event(n, b, s), steps),
+            lambda s: dp_event.SelfComposedDpEvent(fixed_event(n, b, s), steps),
             target_epsilon,
             delta,
-            bracket_interval=dp_accounting.ExplicitBracketInterval(*SIGMA_SEARCH),
+            bracket_interval=mechanism_calibration.ExplicitBracketInterval(*SIGMA_SEARCH),
             tol=1e-4,
         )
-    except (NoBracketIntervalFoundError, ValueError):
+    except (mechanism_calibration.NoBracketIntervalFoundError, ValueError):
         sigma = math.nan
     achieved = fixed_epsilon(probe.replace(noise_multiplier=float(sigma))) if math.isfinite(sigma) else math.nan
     if not 0 < achieved <= target_epsilon:
@@ -119,6 +119,8 @@ def calibrate_noise(
       ValidationError: naming the first field out of range, an unknown accountant, or (field
         target_epsilon) a target no noise multiplier in [0.001, 100] certifies, with the range that is.
     """
+    from dp_accounting import mechanism_calibration
+
     target_epsilon = require_float("target_epsilon", target_epsilon, minimum=0.0, exclusive_minimum=True)
     require_choice("sampler", sampler, SAMPLERS)
     spec = create_accountant(accountant)
@@ -162,8 +164,8 @@ def calibrate_noise(
         if _is_rdp(search):
             sigma = _rdp_noise(search, q, steps, target_epsilon, delta)
         else:
-            sigma = calibrate(search, dp_accounting.ExplicitBracketInterval(*SIGMA_SEARCH))
-    except (NoBracketIntervalFoundError, ValueError):
+            sigma = calibrate(search, mechanism_calibration.ExplicitBracketInterval(*SIGMA_SEARCH))
+    except (mechanism_calibration.NoBracketIntervalFoundError, ValueError):
         raise unreachable() from None
     checked_by = search
     if spec.versus_rdp == "tighter" and spec.affordable(sigma, steps):
@@ -171,7 +173,7 @@ def calibrate_noise(
         if _epsilon(spec.name, dpsgd_event(q, lower, steps), delta) <= target_epsilon:
             sigma, checked_by = lower, spec.name
         elif _epsilon(spec.name, dpsgd_event(q, sigma, steps), delta) <= target_epsilon:
-            sigma = calibrate(spec.name, dp_accounting.ExplicitBracketInterval(lower, sigma))
+            sigma = calibrate(spec.name, mechanism_calibration.ExplicitBracketInterval(lower, sigma))
             checked_by = spec.name
         # else: PLD's calibration grid is coarser than RDP here; RDP's sigma stands, checked by RDP
     # The claim is checked, never assumed: dp-accounting reads 0 where its series underflow.
@@ -214,6 +216,8 @@ def max_epochs(
     Raises:
       ValidationError: naming the first field out of range (noise_multiplier 0 included).
     """
+    from dp_accounting import mechanism_calibration
+
     target_epsilon = require_float("target_epsilon", target_epsilon, minimum=0.0, exclusive_minimum=True)
     spec = create_accountant(accountant)
     probe = PrivacyParams(
@@ -240,7 +244,7 @@ def max_epochs(
                 middle = (lower + upper) // 2
                 lower, upper = (middle, upper) if fits(name, middle) else (lower, middle)
             return upper if fits(name, upper) else lower
-        bracket = dp_accounting.ExplicitBracketInterval(lower, upper)
+        bracket = mechanism_calibration.ExplicitBracketInterval(lower, upper)
         return int(
             _calibrate(name, lambda k: dpsgd_event(q, sigma, int(k)), target_epsilon, delta, bracket, discrete=True)
         )

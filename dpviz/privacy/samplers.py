@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import dp_accounting
 import numpy as np
+from dp_accounting import dp_event, privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from dpviz.privacy.accountant import ORDERS, EpsilonReport, compute_epsilon
@@ -24,7 +24,7 @@ from dpviz.privacy.labels import RELATIONS, SAMPLERS
 from dpviz.privacy.params import PrivacyParams
 from dpviz.validation import require_choice
 
-REPLACE_ONE = dp_accounting.NeighboringRelation.REPLACE_ONE
+REPLACE_ONE = privacy_accountant.NeighboringRelation.REPLACE_ONE
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,9 @@ class Guarantee:
         }
 
 
-def fixed_event(n: int, b: int, noise_multiplier: float) -> dp_accounting.DpEvent:
+def fixed_event(n: int, b: int, noise_multiplier: float) -> dp_event.DpEvent:
     """One step of b examples drawn without replacement from n."""
-    return dp_accounting.SampledWithoutReplacementDpEvent(n, b, dp_accounting.GaussianDpEvent(noise_multiplier))
+    return dp_event.SampledWithoutReplacementDpEvent(n, b, dp_event.GaussianDpEvent(noise_multiplier))
 
 
 @lru_cache(maxsize=1024)

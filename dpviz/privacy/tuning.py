@@ -14,9 +14,8 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-import dp_accounting
 import numpy as np
-from dp_accounting import dp_event
+from dp_accounting import dp_event, mechanism_calibration
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from dpviz.privacy.accountant import NEIGHBOURS, dpsgd_event, no_amplification_event
@@ -123,11 +122,11 @@ class TrialCount:
         return np.cumsum(self.pmf(np.arange(1, 10_000)))
 
 
-def trial_event(params: PrivacyParams, sampler: str = "poisson") -> dp_accounting.DpEvent:
+def trial_event(params: PrivacyParams, sampler: str = "poisson") -> dp_event.DpEvent:
     """One trial's DP-SGD event as its sampler trains it."""
     require_choice("sampler", sampler, SAMPLERS)
     if sampler == "fixed":
-        return dp_accounting.SelfComposedDpEvent(
+        return dp_event.SelfComposedDpEvent(
             fixed_event(params.dataset_size, params.batch_size, params.noise_multiplier), params.steps
         )
     if sampler == "shuffle":
@@ -135,7 +134,7 @@ def trial_event(params: PrivacyParams, sampler: str = "poisson") -> dp_accountin
     return dpsgd_event(params.sampling_probability, params.noise_multiplier, params.steps)
 
 
-def search_event(params: PrivacyParams, count: TrialCount, sampler: str = "poisson") -> dp_accounting.DpEvent:
+def search_event(params: PrivacyParams, count: TrialCount, sampler: str = "poisson") -> dp_event.DpEvent:
     return dp_event.RepeatAndSelectDpEvent(trial_event(params, sampler), count.mean, count.shape)
 
 
@@ -239,12 +238,12 @@ def calibrate_search(
     if at(low) <= target:
         sigma = low
     else:
-        sigma = dp_accounting.calibrate_dp_mechanism(
+        sigma = mechanism_calibration.calibrate_dp_mechanism(
             lambda: _accountant(sampler),
             event,
             target,
             params.delta,
-            bracket_interval=dp_accounting.ExplicitBracketInterval(low, high),
+            bracket_interval=mechanism_calibration.ExplicitBracketInterval(low, high),
             tol=1e-4,
         )
     sigma = math.ceil(sigma * 1e4) / 1e4
