@@ -324,6 +324,7 @@ def walk_through(page, server, browser, tmp_path):
     page.get_by_text("Consistent with its claim").wait_for(timeout=120_000)
     assert float(metric(page, "ε ≥ (f-DP one-run)")) < float(metric(page, "ε claimed (this run)"))
     page.get_by_test_id("stPlotlyChart").get_by_text("included canaries").first.wait_for()
+    page.get_by_text("Earlier verifications (1)").wait_for()  # kept for a reload or another session
     shoot(page, "verify", tmp_path)
 
     # 4. Runs: the runs are listed and selected; CSV, HTML and PNG downloads hold them

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import pandas as pd
 import streamlit as st
 
 from dpviz.training.config import TrainConfig
@@ -71,6 +72,31 @@ def verify_tab(home, config: TrainConfig | None) -> None:
     record_id = st.session_state.get("t_verify_id")
     if record_id:
         verification_panel(home, record_id)
+    earlier(home)
+
+
+def _show(key: str) -> None:
+    st.session_state["t_verify_id"] = st.session_state[key]
+
+
+def earlier(home) -> None:
+    """Every kept verification, so that a reload, or another session, finds its results again."""
+    rows = [records.summary(record) for record in records.history(home)]
+    if not rows:
+        return
+    labels = {r["id"]: f"{r['started'] or r['id']} · {r['kind']} · {r['verdict'] or r['status']}" for r in rows}
+    with st.expander(f"Earlier verifications ({len(rows)})", expanded=not st.session_state.get("t_verify_id")):
+        st.dataframe(pd.DataFrame(rows).drop(columns="id"), hide_index=True)
+        st.selectbox(
+            "Show a verification",
+            list(labels),
+            index=None,
+            format_func=labels.get,
+            placeholder="Choose one to show its report above",
+            key="t_verify_pick",
+            on_change=_show,
+            args=("t_verify_pick",),
+        )
 
 
 def verification_panel(home, record_id: str) -> None:

@@ -4,6 +4,7 @@ process that trains (`python -m dpviz verify --record ID`) and read by the page 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import subprocess
@@ -70,3 +71,48 @@ def start(home, config: VerifyConfig) -> str:
         )
     _children.append(process)
     return record_id
+
+
+def history(home=None, *, limit: int = 50) -> list[dict]:
+    """The kept verifications, newest first (ids sort by their start time); unreadable files are skipped,
+    never deleted."""
+    base = folder(home) / "verifications"
+    found = []
+    for path in sorted(base.glob("verify-*.json"), reverse=True):
+        record = read(home, path.stem)
+        if record is not None:
+            found.append(record)
+        if len(found) == limit:
+            break
+    return found
+
+
+def started(record_id: str) -> str:
+    """'2026-12-01 22:15:30' from an id made by `start` ('' for any other id)."""
+    parts = record_id.split("-")
+    if len(parts) < 3 or len(parts[1]) != 8 or len(parts[2]) != 6 or not (parts[1] + parts[2]).isdigit():
+        return ""
+    day, clock = parts[1], parts[2]
+    return f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
+
+
+def summary(record: dict) -> dict:
+    """One row of the history: when, what was audited at which settings, and what it found."""
+    config = record.get("config") or {}
+    result = report(record)
+    claimed = result.theoretical_epsilon if result else None
+    return {
+        "id": record.get("id", ""),
+        "started": started(str(record.get("id", ""))),
+        "status": record.get("status", ""),
+        "kind": config.get("kind", ""),
+        "canaries": config.get("canaries"),
+        "dataset": config.get("dataset", ""),
+        "model": config.get("model", ""),
+        "σ": config.get("noise_multiplier"),
+        "epochs": config.get("epochs"),
+        "b": config.get("batch_size"),
+        "ε claimed": claimed if claimed is not None and math.isfinite(claimed) else None,
+        "ε ≥ (f-DP)": result.empirical_epsilon_fdp if result else None,
+        "verdict": result.verdict if result else "",
+    }

@@ -105,3 +105,20 @@ def test_verify_runs_in_its_own_process_and_reports(home):
     at.run()
     assert not at.exception
     assert any("Consistent with its claim" in s.value for s in at.success)
+
+
+def test_a_new_session_finds_earlier_verifications_and_shows_one(home):
+    r = report()
+    config = {"kind": "gradient", "canaries": 10000, "dataset": "digits", "model": "mlp", "noise_multiplier": 1.1}
+    records.write(home, "verify-20261201-101500-aaaaaa", status="completed", report=r.to_dict(), config=config)
+    records.write(home, "verify-20261201-111500-bbbbbb", status="failed", error="boom", config=config)
+    at = page()
+    assert not at.exception and not at.success  # nothing chosen yet: no report
+    assert any(e.label == "Earlier verifications (2)" for e in at.expander)
+    (table,) = [d.value for d in at.dataframe if "started" in d.value.columns]
+    assert list(table["started"]) == ["2026-12-01 11:15:00", "2026-12-01 10:15:00"]
+    assert list(table["verdict"]) == ["", "consistent with its claim"]
+    at.selectbox(key="t_verify_pick").select("verify-20261201-101500-aaaaaa").run()
+    assert not at.exception
+    assert at.session_state["t_verify_id"] == "verify-20261201-101500-aaaaaa"
+    assert any("Consistent with its claim" in s.value for s in at.success)
