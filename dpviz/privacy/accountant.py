@@ -202,10 +202,10 @@ def pld_value_discretization(estimate: float, steps: int) -> float:
 
 @lru_cache(maxsize=4096)
 def _pld_epsilon_cached(event_key: tuple, delta: float, interval: float) -> float:
-    kind, a, b, c = event_key
-    event = dpsgd_event(a, b, c) if kind == "dpsgd" else no_amplification_event(b, c)
     from dp_accounting.pld import pld_privacy_accountant  # scipy.signal: only once PLD is asked for
 
+    kind, a, b, c = event_key
+    event = dpsgd_event(a, b, c) if kind == "dpsgd" else no_amplification_event(b, c)
     accountant = pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=interval)
     accountant.compose(event)
     return float(accountant.get_epsilon(delta))
