@@ -93,7 +93,9 @@ class VerifyReport:
         notes = [
             f"{KINDS[self.kind].capitalize()}.",
             f"{self.included:,} of the {self.canaries:,} canaries were included (each with probability 1/2); "
-            f"they count in n = {self.n:,} and in the {self.steps:,} steps accounted.",
+            f"they count in n = {self.n:,} and in the {self.steps:,} steps accounted, so the ε claimed here "
+            "differs from (usually below) the one a training run at these settings reports: a larger n, a "
+            "smaller q = b/n.",
             "The bound is one-sided and loose by design: with this many canaries even an exact implementation "
             "audits well below its ε. A bound above ε cannot come from a correct one, except with probability "
             f"{1 - self.confidence:.0%}.",
