@@ -48,6 +48,11 @@ def register(sub) -> None:
         "--seed", type=int, default=None, help="reproducible noise, sampling and canaries (default: OS entropy)"
     )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="list the verifications kept in the home (started from the Train page), newest first, and exit",
+    )
     p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)
     p.add_argument("--record", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_verify)
@@ -82,7 +87,28 @@ def print_report(report) -> None:
         print(f"note: {note}")
 
 
+def print_history(args) -> int:
+    from dpviz.verify import records
+
+    rows = [records.summary(record) for record in records.history(args.home, limit=None)]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"no verifications kept in {records.folder(args.home) / 'verifications'}")
+        return 0
+    for r in rows:
+        claim = f"eps {number(r['ε claimed'], 3)} >= {number(r['ε ≥ (f-DP)'], 3)}" if r["verdict"] else r["status"]
+        print(
+            f"{r['id']}  {r['started']}  {r['kind']:8} {r['canaries'] or '-':>6} canaries  {r['model']}/{r['dataset']}"
+            f"  sigma {r['σ']}  {r['epochs']} epochs  b {r['b']}  {claim}  {r['verdict']}"
+        )
+    return 0
+
+
 def cmd_verify(args) -> int:
+    if args.history:
+        return print_history(args)
     config = config_from_args(args)  # ValidationError -> exit 2 before TensorFlow loads
     from dpviz.training.data import DatasetUnavailable
     from dpviz.verify import records

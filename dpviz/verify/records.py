@@ -73,9 +73,9 @@ def start(home, config: VerifyConfig) -> str:
     return record_id
 
 
-def history(home=None, *, limit: int = 50) -> list[dict]:
-    """The kept verifications, newest first (ids sort by their start time); unreadable files are skipped,
-    never deleted."""
+def history(home=None, *, limit: int | None = 50) -> list[dict]:
+    """The kept verifications, newest first (ids sort by their start time), at most `limit` (None: all);
+    unreadable files are skipped, never deleted."""
     base = folder(home) / "verifications"
     found = []
     for path in sorted(base.glob("verify-*.json"), reverse=True):

@@ -32,3 +32,40 @@ def test_json_report(capsys):
     assert set(JSON_FIELDS) <= set(data)
     assert data["canaries"] == 1000 and data["kind"] == "gradient" and data["verdict"] == "consistent with its claim"
     assert 0 <= data["empirical_epsilon_fdp"] < data["theoretical_epsilon"]
+
+
+def test_history_lists_kept_verifications_newest_first(tmp_path, capsys):
+    from dpviz.verify import records
+    from dpviz.verify.report import VerifyReport
+
+    report = VerifyReport(
+        kind="gradient",
+        theoretical_epsilon=3.06,
+        delta=1e-5,
+        accountant="rdp",
+        empirical_epsilon=1.5,
+        empirical_epsilon_fdp=1.9,
+        canaries=10000,
+        included=4939,
+        guesses=158,
+        correct=144,
+        confidence=0.95,
+        n=6376,
+        steps=150,
+        device="CPU",
+    )
+    config = {"kind": "gradient", "canaries": 10000, "dataset": "digits", "model": "mlp", "noise_multiplier": 1.0}
+    records.write(tmp_path, "verify-20261201-101500-aaaaaa", status="completed", report=report.to_dict(), config=config)
+    records.write(tmp_path, "verify-20261201-111500-bbbbbb", status="running", config=config)
+    assert main(["--home", str(tmp_path), "verify", "--history"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["verify-20261201-111500-bbbbbb", "verify-20261201-101500-aaaaaa"]
+    assert "running" in lines[0] and "eps 3.060 >= 1.900" in lines[1] and "consistent with its claim" in lines[1]
+    assert main(["--home", str(tmp_path), "verify", "--history", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["verdict"] for r in rows] == ["", "consistent with its claim"] and rows[1]["ε ≥ (f-DP)"] == 1.9
+
+
+def test_history_of_an_empty_home_says_so(tmp_path, capsys):
+    assert main(["--home", str(tmp_path), "verify", "--history"]) == 0
+    assert "no verifications kept in" in capsys.readouterr().out
