@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -144,6 +145,24 @@ class StoreUnavailable(ValidationError):
         self.damaged = damaged
 
 
+@contextmanager
+def _creation_lock(path: Path):
+    """An exclusive lock on `path` while a store's schema is created. Where the file cannot be made (a
+    read-only home), creation goes on unlocked, and SQLite says what cannot be written."""
+    try:
+        handle = open(path, "a")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()
+
+
 class SqliteRunStore:
     """Many readers (the app) and writers (workers) at once: WAL, a busy timeout, short transactions.
 
@@ -230,8 +249,7 @@ class SqliteRunStore:
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Processes creating one store at once take turns: switching a new file to WAL can fail at once
             # with "database is locked" (SQLite skips the busy handler where waiting could deadlock).
-            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with _creation_lock(self.path.with_name(self.path.name + ".lock")):
                 self._create_schema()
         except (sqlite3.Error, OSError) as err:
             raise self._unavailable(err) from None

@@ -145,3 +145,20 @@ def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path):
         for home in homes:
             assert min(pool.map(_create_and_list, [home] * 4)) >= 1
     assert all(len(SqliteRunStore(home).list()) == 4 for home in homes)
+
+
+def test_a_home_where_the_creation_lock_cannot_be_made_still_creates_the_store(tmp_path, monkeypatch):
+    import builtins
+    import errno
+
+    real_open = builtins.open
+
+    def refuse_lock(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refuse_lock)
+    store = SqliteRunStore(tmp_path)
+    store.create_run(config=CONFIG, kind="private")
+    assert len(store.list()) == 1 and not (tmp_path / "runs.sqlite3.lock").exists()
