@@ -14,3 +14,31 @@ def plot_values(values) -> list:
     if isinstance(values, dict) and "bdata" in values:
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).tolist()
     return list(values)
+
+
+# A finished gradient-canary verification: consistent, bound 1.9 against a claim of 3.06.
+VERIFY_CONFIG = {"kind": "gradient", "canaries": 10000, "dataset": "digits", "model": "mlp", "noise_multiplier": 1.0}
+
+
+def verify_report(**changes):
+    """A VerifyReport for tests of what shows or lists one; `changes` override its fields."""
+    from dpviz.verify.report import VerifyReport
+
+    values = dict(
+        kind="gradient",
+        theoretical_epsilon=3.06,
+        delta=1e-5,
+        accountant="rdp",
+        empirical_epsilon=1.5,
+        empirical_epsilon_fdp=1.9,
+        canaries=10000,
+        included=4939,
+        guesses=158,
+        correct=144,
+        confidence=0.95,
+        n=6376,
+        steps=150,
+        device="CPU",
+        histogram={"edges": [0, 1, 2], "in": [1, 3], "out": [3, 1]},
+    )
+    return VerifyReport(**{**values, **changes})

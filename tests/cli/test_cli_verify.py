@@ -5,7 +5,9 @@ import json
 import pytest
 
 from dpviz.cli.main import main
+from dpviz.verify import records
 from dpviz.verify.report import JSON_FIELDS
+from tests.conftest import VERIFY_CONFIG, verify_report
 
 
 @pytest.mark.parametrize(
@@ -35,28 +37,9 @@ def test_json_report(capsys):
 
 
 def test_history_lists_kept_verifications_newest_first(tmp_path, capsys):
-    from dpviz.verify import records
-    from dpviz.verify.report import VerifyReport
-
-    report = VerifyReport(
-        kind="gradient",
-        theoretical_epsilon=3.06,
-        delta=1e-5,
-        accountant="rdp",
-        empirical_epsilon=1.5,
-        empirical_epsilon_fdp=1.9,
-        canaries=10000,
-        included=4939,
-        guesses=158,
-        correct=144,
-        confidence=0.95,
-        n=6376,
-        steps=150,
-        device="CPU",
-    )
-    config = {"kind": "gradient", "canaries": 10000, "dataset": "digits", "model": "mlp", "noise_multiplier": 1.0}
-    records.write(tmp_path, "verify-20261201-101500-aaaaaa", status="completed", report=report.to_dict(), config=config)
-    records.write(tmp_path, "verify-20261201-111500-bbbbbb", status="running", config=config)
+    report = verify_report().to_dict()
+    records.write(tmp_path, "verify-20261201-101500-aaaaaa", status="completed", report=report, config=VERIFY_CONFIG)
+    records.write(tmp_path, "verify-20261201-111500-bbbbbb", status="running", config=VERIFY_CONFIG)
     assert main(["--home", str(tmp_path), "verify", "--history"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["verify-20261201-111500-bbbbbb", "verify-20261201-101500-aaaaaa"]

@@ -6,7 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dpviz.verify import records
-from dpviz.verify.report import VerifyReport
+from tests.conftest import VERIFY_CONFIG
+from tests.conftest import verify_report as report
 
 PAGE = "../../pages/train.py"
 
@@ -22,27 +23,6 @@ def page(**params) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params.update({"epochs": "3", "b": "128", "tab": "Verify this implementation", **params})
     return at.run()
-
-
-def report(**changes) -> VerifyReport:
-    values = dict(
-        kind="gradient",
-        theoretical_epsilon=3.06,
-        delta=1e-5,
-        accountant="rdp",
-        empirical_epsilon=1.5,
-        empirical_epsilon_fdp=1.9,
-        canaries=10000,
-        included=4939,
-        guesses=158,
-        correct=144,
-        confidence=0.95,
-        n=6376,
-        steps=150,
-        device="CPU",
-        histogram={"edges": [0, 1, 2], "in": [1, 3], "out": [3, 1]},
-    )
-    return VerifyReport(**{**values, **changes})
 
 
 @pytest.mark.parametrize("text, message", [("abc", "whole number"), ("5", ">= 20"), ("1e3", "whole number")])
@@ -109,9 +89,8 @@ def test_verify_runs_in_its_own_process_and_reports(home):
 
 def test_a_new_session_finds_earlier_verifications_and_shows_one(home):
     r = report()
-    config = {"kind": "gradient", "canaries": 10000, "dataset": "digits", "model": "mlp", "noise_multiplier": 1.1}
-    records.write(home, "verify-20261201-101500-aaaaaa", status="completed", report=r.to_dict(), config=config)
-    records.write(home, "verify-20261201-111500-bbbbbb", status="failed", error="boom", config=config)
+    records.write(home, "verify-20261201-101500-aaaaaa", status="completed", report=r.to_dict(), config=VERIFY_CONFIG)
+    records.write(home, "verify-20261201-111500-bbbbbb", status="failed", error="boom", config=VERIFY_CONFIG)
     at = page()
     assert not at.exception and not at.success  # nothing chosen yet: no report
     assert any(e.label == "Earlier verifications (2)" for e in at.expander)

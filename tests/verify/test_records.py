@@ -3,30 +3,14 @@
 import math
 
 from dpviz.verify import records
-from dpviz.verify.report import VerifyReport
+from tests.conftest import VERIFY_CONFIG, verify_report
 
-REPORT = VerifyReport(
-    kind="gradient",
-    theoretical_epsilon=3.06,
-    delta=1e-5,
-    accountant="rdp",
-    empirical_epsilon=1.5,
-    empirical_epsilon_fdp=1.9,
-    canaries=10000,
-    included=4939,
-    guesses=158,
-    correct=144,
-    confidence=0.95,
-    n=6376,
-    steps=150,
-    device="CPU",
-)
-CONFIG = {"kind": "gradient", "canaries": 10000, "dataset": "digits", "model": "mlp", "noise_multiplier": 1.0}
+REPORT = verify_report()
 
 
 def test_history_is_newest_first_and_skips_what_it_cannot_read(tmp_path):
     for stamp in ("20261201-101500", "20261201-091500", "20261202-080000"):
-        records.write(tmp_path, f"verify-{stamp}-abc123", status="running", config=CONFIG)
+        records.write(tmp_path, f"verify-{stamp}-abc123", status="running", config=VERIFY_CONFIG)
     broken = tmp_path / "verifications" / "verify-20261203-000000-ffffff.json"
     broken.write_text("{half a reco")
     ids = [r["id"] for r in records.history(tmp_path)]
@@ -40,7 +24,9 @@ def test_no_history_without_a_folder(tmp_path):
 
 
 def test_a_summary_row_says_when_what_and_the_verdict(tmp_path):
-    records.write(tmp_path, "verify-20261201-221530-0a0b0c", status="completed", config=CONFIG, report=REPORT.to_dict())
+    records.write(
+        tmp_path, "verify-20261201-221530-0a0b0c", status="completed", config=VERIFY_CONFIG, report=REPORT.to_dict()
+    )
     row = records.summary(records.read(tmp_path, "verify-20261201-221530-0a0b0c"))
     assert row["started"] == "2026-12-01 22:15:30" and row["status"] == "completed"
     assert (row["kind"], row["canaries"], row["model"], row["σ"]) == ("gradient", 10000, "mlp", 1.0)
@@ -48,10 +34,10 @@ def test_a_summary_row_says_when_what_and_the_verdict(tmp_path):
 
 
 def test_a_running_or_infinite_claim_row_has_no_numbers_it_does_not_know(tmp_path):
-    records.write(tmp_path, "verify-20261201-221530-000001", status="running", config=CONFIG)
+    records.write(tmp_path, "verify-20261201-221530-000001", status="running", config=VERIFY_CONFIG)
     row = records.summary(records.read(tmp_path, "verify-20261201-221530-000001"))
     assert row["ε claimed"] is None and row["ε ≥ (f-DP)"] is None and row["verdict"] == ""
-    infinite = VerifyReport(**{**REPORT.__dict__, "theoretical_epsilon": math.inf})
+    infinite = verify_report(theoretical_epsilon=math.inf)
     records.write(tmp_path, "verify-20261201-221530-000002", status="completed", config={}, report=infinite.to_dict())
     row = records.summary(records.read(tmp_path, "verify-20261201-221530-000002"))
     assert row["ε claimed"] is None and row["ε ≥ (f-DP)"] == 1.9
