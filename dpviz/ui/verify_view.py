@@ -75,8 +75,8 @@ def verify_tab(home, config: TrainConfig | None) -> None:
     earlier(home)
 
 
-def _show(key: str) -> None:
-    st.session_state["t_verify_id"] = st.session_state[key]
+def _show() -> None:
+    st.session_state["t_verify_id"] = st.session_state["t_verify_pick"]
 
 
 def earlier(home) -> None:
@@ -95,7 +95,6 @@ def earlier(home) -> None:
             placeholder="Choose one to show its report above",
             key="t_verify_pick",
             on_change=_show,
-            args=("t_verify_pick",),
         )
 
 

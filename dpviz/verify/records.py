@@ -17,6 +17,8 @@ from dpviz.runs.store import default_home
 from dpviz.verify.config import VerifyConfig
 from dpviz.verify.report import VerifyReport
 
+ID_TIME = "%Y%m%d-%H%M%S"  # a record id is verify-<start time>-<random hex>
+
 
 def folder(home=None) -> Path:
     return Path(home) if home is not None else default_home()
@@ -61,7 +63,7 @@ def cancel_requested(home, record_id: str) -> bool:
 
 def start(home, config: VerifyConfig) -> str:
     """Launch `python -m dpviz verify` for `config` in the background; returns the record's id."""
-    record_id = f"verify-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    record_id = f"verify-{time.strftime(ID_TIME)}-{secrets.token_hex(3)}"
     write(home, record_id, status="running", progress=[0, 0], config=config.to_dict())
     command = [sys.executable, "-m", "dpviz", "--home", str(folder(home)), "verify", "--config-json"]
     command += [json.dumps(config.to_dict()), "--record", record_id]
@@ -89,11 +91,14 @@ def history(home=None, *, limit: int | None = 50) -> list[dict]:
 
 def started(record_id: str) -> str:
     """'2026-12-01 22:15:30' from an id made by `start` ('' for any other id)."""
-    parts = record_id.split("-")
-    if len(parts) < 3 or len(parts[1]) != 8 or len(parts[2]) != 6 or not (parts[1] + parts[2]).isdigit():
+    stamp = "-".join(record_id.split("-")[1:3])
+    try:
+        when = time.strptime(stamp, ID_TIME)
+    except ValueError:
         return ""
-    day, clock = parts[1], parts[2]
-    return f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
+    if stamp != time.strftime(ID_TIME, when):  # strptime also takes '2215' for 22:01:05
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", when)
 
 
 def summary(record: dict) -> dict:

@@ -46,3 +46,7 @@ def test_a_running_or_infinite_claim_row_has_no_numbers_it_does_not_know(tmp_pat
 def test_started_reads_only_ids_start_made():
     assert records.started("verify-20261201-221530-0a0b0c") == "2026-12-01 22:15:30"
     assert records.started("verify-t-1") == "" and records.started("x") == ""
+
+
+def test_started_refuses_a_short_time_strptime_would_take():
+    assert records.started("verify-20261201-2215-aaaaaa") == "" and records.started("verify-20261301-221530-a") == ""
