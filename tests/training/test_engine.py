@@ -11,7 +11,17 @@ from dpviz.audit import mean_exposure
 from dpviz.privacy.accountant import compute_epsilon
 from dpviz.training.config import TrainConfig
 from dpviz.training.data import for_config, load
-from dpviz.training.engine import DPSGD, EpochMetrics, Finished, Progress, batches, build_model, per_example_loss, train
+from dpviz.training.engine import (
+    DPSGD,
+    EpochMetrics,
+    Finished,
+    Progress,
+    TrainStep,
+    batches,
+    build_model,
+    per_example_loss,
+    train,
+)
 from dpviz.validation import ValidationError
 
 L = keras.layers
@@ -396,6 +406,20 @@ def test_a_mixed_precision_pair_trains_and_is_labelled():
     with pytest.raises(ValidationError) as err:
         TrainConfig(precision="float16")
     assert err.value.field == "precision"
+
+
+def test_both_steps_of_a_pair_are_traced_before_either_trains_and_never_again():
+    config = TrainConfig(dataset="synthetic", dataset_size=200, model="logreg", epochs=1, batch_size=50, audit=False)
+    events = train_pair_events(config)
+    assert [(e.run, e.step) for e in events[:2]] == [("private", 0), ("baseline", 0)]
+    assert all(isinstance(e, Progress) for e in events[:2])
+    model = build_model("mlp", (8, 8, 1), seed=0)
+    dp = DPSGD(model, clip_norm=1.0, noise_multiplier=1.0, expected_batch_size=4, seed=0)
+    step = TrainStep(dp, keras.optimizers.SGD(0.1), "private", (8, 8, 1), host_noise=True)
+    assert step._step.experimental_get_tracing_count() == 1
+    for rows in (4, 32):  # another batch size: the same trace
+        step(tf.zeros((rows, 8, 8, 1)), tf.zeros(rows, tf.int32), tf.ones(rows), tf.zeros(step.noise_size))
+    assert step._step.experimental_get_tracing_count() == 1
 
 
 def train_pair_events(config):
