@@ -84,15 +84,13 @@ def cmd_epsilon(args) -> int:
 
 def _attack_json(params, sampler: str) -> dict:
     """`attack_bounds` ([{fpr, max_tpr}]) and `max_advantage` for the JSON; null where none is stated
-    (no noise, fixed-size sampling, or a setting the profile cannot be read at)."""
+    (no noise, or a setting the profile cannot be read at)."""
     from dpviz.privacy.attack_bounds import attack_bounds
 
-    bounds = None
-    if sampler != "fixed":
-        try:
-            bounds = attack_bounds(params, sampler=sampler)
-        except (ValueError, OverflowError, ArithmeticError):
-            bounds = None
+    try:
+        bounds = attack_bounds(params, sampler=sampler)
+    except (ValueError, OverflowError, ArithmeticError):
+        bounds = None
     if bounds is None:
         return {"attack_bounds": None, "max_advantage": None}
     return {

@@ -10,6 +10,8 @@ A run meets these for every ε of its privacy profile δ(ε) at once, so the bou
 a grid of ε of both lines, with δ(ε) from dp-accounting's PLD (`get_delta`, a pessimistic upper
 bound): each line is a valid bound, so a coarse grid can only make the result looser, never lower
 than the truth. Where PLD would be too costly (`Pld.affordable`), RDP's δ(ε) is used, also valid.
+Fixed-size batches have only an RDP guarantee (replace-one, `samplers.fixed_rdp`): their δ(ε) is
+RDP's, and the bound is on telling a dataset from one with a single example replaced.
 No library offers this reading of a profile (dp-accounting gives δ(ε); jax-privacy's auditing
 bounds measured attacks), so it is written once, here.
 """
@@ -33,6 +35,8 @@ from dpviz.privacy.accountant import (
     rdp_epsilon,
 )
 from dpviz.privacy.params import PrivacyParams
+from dpviz.privacy.samplers import fixed_epsilon, fixed_rdp
+from dpviz.validation import require_choice
 
 FPR_POINTS = (0.001, 0.01, 0.1)
 EPSILON_GRID_POINTS = 160
@@ -93,26 +97,51 @@ def _profile(q: float, noise_multiplier: float, steps: int) -> tuple[np.ndarray,
     return epsilons, deltas, name
 
 
+@lru_cache(maxsize=512)
+def _fixed_profile(params: PrivacyParams) -> tuple[np.ndarray, np.ndarray, str]:
+    rdp = fixed_rdp(params)
+    top = rdp_privacy_accountant.compute_epsilon(ORDERS, rdp, 1e-12)[0]
+    epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
+    deltas = np.array([min(1.0, float(rdp_privacy_accountant.compute_delta(ORDERS, rdp, e)[0])) for e in epsilons])
+    return epsilons, deltas, "rdp"
+
+
+# sampler -> (its headline epsilon, checked finite before anything is claimed; its privacy profile)
+PROFILES = {
+    "poisson": (
+        lambda p: compute_epsilon(p, "rdp").epsilon,
+        lambda p: _profile(p.sampling_probability, p.noise_multiplier, p.steps),
+    ),
+    "shuffle": (
+        lambda p: compute_epsilon(p, "rdp").epsilon_no_amplification,
+        lambda p: _profile(1.0, p.noise_multiplier, p.passes),  # each example in one batch per pass
+    ),
+    "fixed": (fixed_epsilon, _fixed_profile),
+}
+
+
 def attack_bounds(params: PrivacyParams, *, sampler: str = "poisson") -> AttackBounds | None:
     """What the guarantee of `params` rules out; None when there is none (no noise).
 
     Args:
-      params: validated DP-SGD settings (add/remove-one neighbours).
-      sampler: "poisson" reads the amplified guarantee; "shuffle" the one without amplification (each
-        example in one batch per pass: `params.passes` Gaussian steps).
+      params: validated DP-SGD settings.
+      sampler: the sampler as trained, whose own guarantee is read: "poisson" the amplified one
+        (add/remove-one); "shuffle" the one without amplification (`params.passes` Gaussian steps);
+        "fixed" the replace-one RDP guarantee of fixed-size batches.
 
     Returns:
       `AttackBounds`: TPR at FPR 0.1 %, 1 % and 10 %, the advantage, and the trade-off curve.
+
+    Raises:
+      ValidationError: for an unknown sampler.
     """
+    require_choice("sampler", sampler, tuple(PROFILES))
     if params.noise_multiplier == 0:
         return None
-    headline = compute_epsilon(params, "rdp")  # the checked guarantee: where it claims nothing, neither do we
-    if not math.isfinite(headline.epsilon if sampler != "shuffle" else headline.epsilon_no_amplification):
+    headline, profile = PROFILES[sampler]
+    if not math.isfinite(headline(params)):  # the checked guarantee: where it claims nothing, neither do we
         return None
-    if sampler == "shuffle":
-        epsilons, deltas, name = _profile(1.0, params.noise_multiplier, params.passes)
-    else:
-        epsilons, deltas, name = _profile(params.sampling_probability, params.noise_multiplier, params.steps)
+    epsilons, deltas, name = profile(params)
     at = tpr_bound(FPR_POINTS, epsilons, deltas)
     curve = tpr_bound(CURVE_FPR, epsilons, deltas)
     return AttackBounds(

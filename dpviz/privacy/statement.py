@@ -55,7 +55,7 @@ def statement(
     """
     report = compute_epsilon(params, accountant)
     g = guarantee(params, sampler, accountant, report=report)
-    bounds = attack_bounds(params, sampler=sampler) if sampler in ("poisson", "shuffle") else None
+    bounds = attack_bounds(params, sampler=sampler)
     seeded = run is not None and run.get("reproducible")
     data = {
         "subject": f"stored run {run['id']}" if run else "planned settings (nothing trained)",
@@ -117,8 +117,6 @@ def statement(
         },
         "issued": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    if bounds is None and sampler == "fixed":
-        data["attack_bounds_note"] = "not computed for fixed-size sampling (its profile is only available as RDP)"
     if params.noise_multiplier == 0:
         data["guarantee"]["note"] = "no noise: there is no privacy guarantee (epsilon is infinite)"
     return data

@@ -522,8 +522,8 @@ def study_statement(record: StudyRecord) -> dict | None:
     ]
     data["attack_bounds"] = None
     data["attack_bounds_note"] = (
-        "not computed for a search: its guarantee is available only as RDP, and the PLD profile the bounds are "
-        "read from describes one trial"
+        "not computed for a search: the bounds are read from one run's privacy profile, and a trial's profile "
+        "does not cover the search"
     )
     data["randomness"] = (
         "each trial's noise and batch sampling were drawn from the operating system's entropy; the study seed "

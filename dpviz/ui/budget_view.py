@@ -95,7 +95,8 @@ def samplers(view: BudgetView) -> None:
     st.caption(
         "Poisson: every example joins each step with probability q (what DP-SGD's analysis assumes). Fixed-size: "
         "b distinct examples at every step, dp-accounting's RDP for sampling without replacement under "
-        "replace-one neighbours (a stronger notion of neighbour, so a larger ε). Shuffled epochs: no "
+        "replace-one neighbours, where replacing one example moves the clipped sum by up to 2C (so a larger ε). "
+        "Shuffled epochs: no "
         "amplification. The Train page trains each one as labelled."
     )
 

@@ -8,6 +8,7 @@ from scipy.stats import norm
 
 from dpviz.privacy.attack_bounds import CURVE_FPR, attack_bounds, gaussian_tradeoff, tpr_bound
 from dpviz.privacy.params import PrivacyParams
+from dpviz.validation import ValidationError
 
 
 def one_gaussian(sigma: float) -> PrivacyParams:
@@ -69,3 +70,25 @@ def test_every_bound_is_a_valid_tradeoff_curve(n, fraction, sigma, epochs):
     assert np.all(tpr >= CURVE_FPR - 1e-12) and np.all(tpr <= 1.0)
     assert np.all(np.diff(tpr) >= -1e-12)  # more false positives never lowers the reachable TPR
     assert 0.0 <= bounds.advantage <= 1.0
+
+
+def test_fixed_size_batches_get_their_own_replace_one_bound():
+    params = PrivacyParams(dataset_size=60000, batch_size=256, noise_multiplier=1.1, epochs=15, delta=1e-5)
+    poisson, fixed = attack_bounds(params), attack_bounds(params, sampler="fixed")
+    assert fixed.profile == "rdp"
+    # replace-one (epsilon 13.6) rules out less than Poisson's add/remove-one (1.28): never the tighter one
+    assert all(fixed.tpr_at[f] > poisson.tpr_at[f] for f in fixed.tpr_at) and fixed.advantage > poisson.advantage
+    assert np.all(np.diff(fixed.tpr) >= -1e-12) and np.all(np.array(fixed.tpr) >= np.array(fixed.fpr) - 1e-12)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 4.0])
+def test_a_fixed_batch_of_everything_is_bounded_as_a_gaussian_of_sensitivity_two(sigma):
+    # b = n: every step sees every example, and replacing one moves the clipped sum by up to 2C
+    bounds = attack_bounds(one_gaussian(sigma), sampler="fixed")
+    exact = gaussian_tradeoff(np.array(bounds.fpr), 2 / sigma)
+    assert np.all(np.array(bounds.tpr) >= exact - 1e-12)
+
+
+def test_an_unknown_sampler_is_named():
+    with pytest.raises(ValidationError, match="sampler"):
+        attack_bounds(one_gaussian(1.0), sampler="poison")
