@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/training.py [--steps 60] [--repeats 3] [--clipping]
 Reports, for each model:
-- the bare step: `engine.TrainStep` on pre-made Poisson batches, nothing else;
+- the bare step: `engine.TrainStep` on pre-made Poisson batches, nothing else (the median of 3
+  interleaved measurements of each);
 - the whole loop, through `python -m dpviz train` itself (the private run and its baseline in one
   run, the last epoch's figures), as users run it;
 - with --clipping: per-layer norm rules (mixed, ghost everywhere, per-example gradients everywhere)
@@ -39,17 +40,17 @@ def bare(model_name: str, kind: str, steps: int, shape=(28, 28, 1), batch: int =
     model = build_model(model_name, shape, seed=0)
     dp = DPSGD(model, clip_norm=1.0, noise_multiplier=1.1, expected_batch_size=batch, seed=0)
     optimizer = make_optimizer(TrainConfig(dataset="synthetic", learning_rate=0.1))
-    step = TrainStep(dp, optimizer, kind, shape, host_noise=not tf.config.list_logical_devices("GPU"))
+    step = TrainStep(dp, optimizer, kind, x, y, host_noise=not tf.config.list_logical_devices("GPU"))
     rng = np.random.default_rng(0)
     plan = [(1, i, np.flatnonzero(rng.random(n) < batch / n)) for i in range(steps + 5)]
     noise = (np.random.default_rng(1), step.noise_size) if step.host_noise else None
-    made = list(Prefetcher(iter(plan), x, y, noise=noise))  # as in training, made before the clock starts
-    for _, _, xb, yb, wb, zb in made[:5]:
-        step(xb, yb, wb, zb)
+    made = list(Prefetcher(iter(plan), noise=noise))  # as in training, made before the clock starts
+    for _, _, rows, wb, zb in made[:5]:
+        step(rows, wb, zb)
     step.read()
     start = time.perf_counter()
-    for _, _, xb, yb, wb, zb in made[5:]:
-        step(xb, yb, wb, zb)
+    for _, _, rows, wb, zb in made[5:]:
+        step(rows, wb, zb)
     seen = step.read().seen
     return seen / (time.perf_counter() - start)
 
@@ -113,7 +114,8 @@ def main():
 
     print(f"device: {device_name()}, batch 256 (Poisson, padded to multiples of 32)")
     for model_name, target in (("cnn", 0.6), ("mlp", 0.8)):
-        b, p = bare(model_name, "baseline", args.steps), bare(model_name, "private", args.steps)
+        pairs = [(bare(model_name, "baseline", args.steps), bare(model_name, "private", args.steps)) for _ in range(3)]
+        b, p = statistics.median(b for b, _ in pairs), statistics.median(p for _, p in pairs)
         runs = [through_cli(model_name) for _ in range(args.repeats)]
         ratios = sorted(r["private"] / r["baseline"] for r in runs)
         loop_base = statistics.median(r["baseline"] for r in runs)

@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -260,16 +261,33 @@ class StepSums:
         return self.loss_sum / self.seen if self.seen else None
 
 
+_RESIDENT: dict[int, tuple] = {}  # id(x) -> (weakref to x, y, (x, y) as tensors)
+
+
+def resident(x: np.ndarray, y: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
+    """The training arrays as tensors on the training device, made once while `x` lives: a pair's two
+    runs share one copy, and a step gathers its batch there instead of copying it from the host."""
+    hit = _RESIDENT.get(id(x))
+    if hit is not None and hit[0]() is x and hit[1] is y:
+        return hit[2]
+    tensors = (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+    key = id(x)
+    _RESIDENT[key] = (weakref.ref(x, lambda _ref: _RESIDENT.pop(key, None)), y, tensors)
+    return tensors
+
+
 class TrainStep:
-    """One compiled step: gradients (private or baseline), the optimizer's update, and the loss, correct
-    and example sums, accumulated on the device. Nothing leaves the device until `read`."""
+    """One compiled step on a batch given by its row indices into the training set: gradients (private or
+    baseline), the optimizer's update, and the loss, correct and example sums, accumulated on the device.
+    Nothing leaves the device until `read`."""
 
     def __init__(
         self,
         dp: DPSGD,
         optimizer,
         kind: str,
-        input_shape: tuple[int, ...],
+        x_train: np.ndarray,
+        y_train: np.ndarray,
         *,
         jit_compile: bool = False,
         host_noise: bool = False,
@@ -287,15 +305,13 @@ class TrainStep:
         ]
         self._last = (0.0, 0, 0)
         optimizer.build(dp.variables)
-        spec = [
-            tf.TensorSpec((None, *input_shape), tf.float32),
-            tf.TensorSpec((None,), tf.int32),
-            tf.TensorSpec((None,), tf.float32),
-        ]
+        x_all, y_all = resident(x_train, y_train)
+        spec = [tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None,), tf.float32)]
         if self.host_noise:
             spec.append(tf.TensorSpec((self.noise_size,), tf.float32))
 
-        def step(x, y, weights, z=None):
+        def step(rows, weights, z=None):
+            x, y = tf.gather(x_all, rows), tf.gather(y_all, rows)
             if z is None:
                 grads, losses, logits = gradients(x, y, weights)
             else:
@@ -313,11 +329,11 @@ class TrainStep:
         self._step = tf.function(step, input_signature=spec, jit_compile=jit_compile or None)
         self._step.get_concrete_function()  # traced here, before any step is timed (see train_pair)
 
-    def __call__(self, x, y, weights, noise=None) -> None:
+    def __call__(self, rows, weights, noise=None) -> None:
         if self.host_noise:
-            self._step(x, y, weights, noise)
+            self._step(rows, weights, noise)
         else:
-            self._step(x, y, weights)
+            self._step(rows, weights)
 
     def read(self) -> StepSums:
         """The sums since the previous read (one host round trip)."""
@@ -327,8 +343,8 @@ class TrainStep:
 
 
 class Prefetcher:
-    """Batches gathered and converted to tensors on a thread, a few steps ahead of the compiled step
-    (TensorFlow releases the GIL while it computes). The indices, and so the Poisson batch sizes,
+    """Each step's row indices, weights (and host noise) made on a thread a few steps ahead of the compiled
+    step (TensorFlow releases the GIL while it computes). The indices, and so the Poisson batch sizes,
     are exactly `batches`'s; each batch is padded to a multiple of BUCKET rows of weight 0, which
     count nowhere (not in the clipped sum, the loss or the accuracy). Few distinct shapes let oneDNN
     (and XLA on a GPU) reuse what they built for the first batches instead of building anew for
@@ -338,18 +354,13 @@ class Prefetcher:
     BUCKET = 32
 
     def __init__(
-        self,
-        plan: Iterator[tuple[int, int, np.ndarray]],
-        x: np.ndarray,
-        y: np.ndarray,
-        *,
-        noise: tuple[np.random.Generator, int] | None = None,
+        self, plan: Iterator[tuple[int, int, np.ndarray]], *, noise: tuple[np.random.Generator, int] | None = None
     ):
         """`noise`: (generator, size) to draw `size` standard normals with every batch (see TrainStep)."""
         self._queue: queue.Queue = queue.Queue(maxsize=self.AHEAD)
         self._stop = threading.Event()
         self._noise = noise
-        self._thread = threading.Thread(target=self._fill, args=(plan, x, y), daemon=True, name="dpviz-prefetch")
+        self._thread = threading.Thread(target=self._fill, args=(plan,), daemon=True, name="dpviz-prefetch")
         self._thread.start()
 
     def _put(self, item) -> bool:
@@ -361,7 +372,7 @@ class Prefetcher:
                 continue
         return False
 
-    def _fill(self, plan, x, y) -> None:
+    def _fill(self, plan) -> None:
         try:
             for epoch, step, idx in plan:
                 rows = -(-max(len(idx), 1) // self.BUCKET) * self.BUCKET
@@ -373,7 +384,7 @@ class Prefetcher:
                 if self._noise is not None:
                     rng, size = self._noise
                     z = tf.constant(rng.standard_normal(size, dtype=np.float32))
-                item = (epoch, step, tf.constant(x[padded]), tf.constant(y[padded]), tf.constant(weights), z)
+                item = (epoch, step, tf.constant(padded), tf.constant(weights), z)
                 if not self._put(item):
                     return
         except BaseException as err:  # noqa: BLE001 - raised again in the training loop's thread
@@ -534,7 +545,8 @@ def train(
         dp,
         optimizer,
         kind,
-        data.input_shape,
+        data.x_train,
+        data.y_train,
         jit_compile=kind == "private" and devices.use_xla(),
         host_noise=not devices.on_gpu(),
     )
@@ -551,11 +563,11 @@ def train(
     noise = None
     if step_fn.host_noise:  # the run's noise source: its seed when reproducible, else the OS's entropy
         noise = (np.random.default_rng([config.seed, 7919] if seeded(config, kind) else None), step_fn.noise_size)
-    feed = Prefetcher(batches(config, len(x_train), seeded=seeded(config, kind)), x_train, y_train, noise=noise)
+    feed = Prefetcher(batches(config, len(x_train), seeded=seeded(config, kind)), noise=noise)
     window_start = 1  # the first step whose loss the next read covers
     clock = time.perf_counter()
     try:
-        for epoch, step, xb, yb, wb, zb in feed:
+        for epoch, step, rows, wb, zb in feed:
             if epoch != current_epoch:
                 tally.add_read(step_fn.read(), time.perf_counter() - clock)
                 last = tally.close(current_epoch, last_step)
@@ -569,7 +581,7 @@ def train(
             if should_stop():
                 status = "cancelled"
                 break
-            step_fn(xb, yb, wb, zb)
+            step_fn(rows, wb, zb)
             last_step = step
             if step == 1 or step % progress_every == 0 or step == total_steps:
                 window = step_fn.read()  # the only host round trip: once per progress update

@@ -415,11 +415,27 @@ def test_both_steps_of_a_pair_are_traced_before_either_trains_and_never_again():
     assert all(isinstance(e, Progress) for e in events[:2])
     model = build_model("mlp", (8, 8, 1), seed=0)
     dp = DPSGD(model, clip_norm=1.0, noise_multiplier=1.0, expected_batch_size=4, seed=0)
-    step = TrainStep(dp, keras.optimizers.SGD(0.1), "private", (8, 8, 1), host_noise=True)
+    x, y = np.zeros((40, 8, 8, 1), np.float32), np.zeros(40, np.int32)
+    step = TrainStep(dp, keras.optimizers.SGD(0.1), "private", x, y, host_noise=True)
     assert step._step.experimental_get_tracing_count() == 1
     for rows in (4, 32):  # another batch size: the same trace
-        step(tf.zeros((rows, 8, 8, 1)), tf.zeros(rows, tf.int32), tf.ones(rows), tf.zeros(step.noise_size))
+        step(tf.range(rows, dtype=tf.int64), tf.ones(rows), tf.zeros(step.noise_size))
     assert step._step.experimental_get_tracing_count() == 1
+
+
+def test_the_training_set_is_made_resident_once_per_array_and_let_go_with_it():
+    import gc
+
+    from dpviz.training import engine
+
+    x, y = np.arange(12, dtype=np.float32).reshape(6, 2), np.arange(6, dtype=np.int32)
+    first = engine.resident(x, y)
+    assert engine.resident(x, y) is first  # a pair's two runs: one copy
+    assert np.array_equal(first[0].numpy(), x) and engine.resident(x.copy(), y) is not first
+    key = id(x)
+    del x, first
+    gc.collect()
+    assert key not in engine._RESIDENT
 
 
 def train_pair_events(config):
@@ -435,11 +451,11 @@ def test_noise_drawn_with_the_batches_has_the_accounted_scale():
 
     model = build_model("logreg", (8, 8, 1), seed=0)
     dp = DPSGD(model, clip_norm=0.5, noise_multiplier=2.0, expected_batch_size=32, seed=0)
-    step = TrainStep(dp, make_optimizer(TrainConfig(learning_rate=1.0)), "private", (8, 8, 1), host_noise=True)
     x, y = np.zeros((64, 8, 8, 1), np.float32), np.zeros(64, np.int32)
+    step = TrainStep(dp, make_optimizer(TrainConfig(learning_rate=1.0)), "private", x, y, host_noise=True)
     plan = iter([(1, 1, np.arange(32))])
-    (_, _, xb, yb, wb, zb), *_ = list(Prefetcher(plan, x, y, noise=(np.random.default_rng(3), step.noise_size)))
+    (_, _, rows, wb, zb), *_ = list(Prefetcher(plan, noise=(np.random.default_rng(3), step.noise_size)))
     before = model.layers[-1].kernel.numpy().copy()
-    step(xb, yb, wb, zb)
+    step(rows, wb, zb)
     delta = model.layers[-1].kernel.numpy() - before
     assert delta.std() == pytest.approx(2.0 * 0.5 / 32, rel=0.1) and abs(delta.mean()) < 0.01
