@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -261,19 +260,18 @@ class StepSums:
         return self.loss_sum / self.seen if self.seen else None
 
 
-_RESIDENT: dict[int, tuple] = {}  # id(x) -> (weakref to x, y, (x, y) as tensors)
+_RESIDENT: list = []  # [(x, y, their tensors)]: the last training set made resident
 
 
 def resident(x: np.ndarray, y: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
-    """The training arrays as tensors on the training device, made once while `x` lives: a pair's two
-    runs share one copy, and a step gathers its batch there instead of copying it from the host."""
-    hit = _RESIDENT.get(id(x))
-    if hit is not None and hit[0]() is x and hit[1] is y:
-        return hit[2]
-    tensors = (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
-    key = id(x)
-    _RESIDENT[key] = (weakref.ref(x, lambda _ref: _RESIDENT.pop(key, None)), y, tensors)
-    return tensors
+    """The training arrays as tensors on the training device: a pair's two runs share one copy, and a
+    step gathers its batch there instead of copying it from the host. Only the last set is kept (a
+    process trains one pair at a time), so a finished run's data goes with the next one's; a cache
+    keyed weakly by the array could never let go, as TensorFlow may keep the array itself as the tensor."""
+    if _RESIDENT and _RESIDENT[0][0] is x and _RESIDENT[0][1] is y:
+        return _RESIDENT[0][2]
+    _RESIDENT[:] = [(x, y, (tf.convert_to_tensor(x), tf.convert_to_tensor(y)))]
+    return _RESIDENT[0][2]
 
 
 class TrainStep:
