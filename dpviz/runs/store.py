@@ -251,6 +251,7 @@ class SqliteRunStore:
             # with "database is locked" (SQLite skips the busy handler where waiting could deadlock).
             with _creation_lock(self.path.with_name(self.path.name + ".lock")):
                 self._create_schema()
+            self._correct()
         except (sqlite3.Error, OSError) as err:
             raise self._unavailable(err) from None
         self._check()
@@ -268,6 +269,23 @@ class SqliteRunStore:
                 + str(SCHEMA_VERSION)
                 + "');\nCOMMIT;"
             )
+
+    def _correct(self) -> None:
+        """Correct, once, figures an older dpviz stored wrongly (`corrections`), in one transaction."""
+        from dpviz.runs import corrections
+
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            db.execute("PRAGMA busy_timeout=30000")
+            if not corrections.needs_fixed_epsilon_2c(db):
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if corrections.needs_fixed_epsilon_2c(db):  # another process may have done it meanwhile
+                    corrections.correct_fixed_epsilon_2c(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def ensure_created(self) -> None:
         """Create the directory and schema now (a reader never does; a first write or a worker needs them)."""
