@@ -94,6 +94,12 @@ def reported_epsilons(params: PrivacyParams, sampler: str, accountant: str) -> t
     return eps, report.epsilon_no_amplification
 
 
+def epsilons_after(params: PrivacyParams, steps: int, sampler: str, accountant: str) -> tuple[float, float]:
+    """`reported_epsilons` after the first `steps` steps of a run of `params` (as each epoch reports them)."""
+    spent = params.replace(epochs=steps * params.batch_size / params.dataset_size)
+    return reported_epsilons(spent, sampler, accountant)
+
+
 def guarantee(
     params: PrivacyParams, sampler: str, accountant: str = "rdp", *, report: EpsilonReport | None = None
 ) -> Guarantee:

@@ -16,16 +16,15 @@ FIXED_EPSILON_2C = "fixed_epsilon_2c"  # the meta key that says the correction w
 
 
 def fixed_epsilon_at(config: dict, steps: int) -> float | None:
-    """A fixed-sampler run's ε after `steps` steps, as `engine.EpochTally` reports it; None for any other run
-    or a config that cannot be read."""
-    from dpviz.privacy.samplers import reported_epsilons
+    """A fixed-sampler run's ε after `steps` steps, as a run reports it (`samplers.epsilons_after`); None for
+    any other run or a config that cannot be read."""
+    from dpviz.privacy.samplers import epsilons_after
     from dpviz.training.config import stored_config
 
     c = stored_config(config)
     if c is None or c.sampler != "fixed" or c.noise_multiplier == 0:
         return None
-    spent = c.privacy.replace(epochs=steps * c.batch_size / c.train_size)
-    eps = reported_epsilons(spent, c.sampler, c.accountant)[0]
+    eps = epsilons_after(c.privacy, steps, c.sampler, c.accountant)[0]
     return eps if math.isfinite(eps) else None
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dpviz.privacy.samplers import reported_epsilons
+from dpviz.privacy.samplers import epsilons_after
 from dpviz.training.config import TrainConfig, run_plan
 from dpviz.training.data import Data, for_config
 from dpviz.training.divergence import DivergenceWatch
@@ -479,8 +479,7 @@ class EpochTally:
         eps = eps_na = None
         if self.kind == "private":
             c = self.config
-            spent = c.privacy.replace(epochs=steps_done * c.batch_size / len(self.data.x_train))
-            eps, eps_na = reported_epsilons(spent, c.sampler, c.accountant)
+            eps, eps_na = epsilons_after(c.privacy, steps_done, c.sampler, c.accountant)
         metrics = EpochMetrics(
             run=self.kind,
             epoch=epoch,

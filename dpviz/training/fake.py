@@ -10,7 +10,7 @@ import math
 import os
 import time
 
-from dpviz.privacy.samplers import reported_epsilons
+from dpviz.privacy.samplers import epsilons_after
 from dpviz.training.config import run_plan
 from dpviz.training.events import EpochMetrics, Finished, Progress
 
@@ -35,15 +35,9 @@ def train(config, kind="private", *, data=None, should_stop=lambda: False, progr
         if status != "completed":
             break
         accuracy = (0.9 if kind == "baseline" else 0.75) * (1 - math.exp(-epoch))
-        eps = (
-            reported_epsilons(
-                config.privacy.replace(epochs=steps_done * config.batch_size / config.train_size),
-                config.sampler,
-                config.accountant,
-            )
-            if kind == "private"
-            else None
-        )
+        eps = None
+        if kind == "private":
+            eps = epsilons_after(config.privacy, steps_done, config.sampler, config.accountant)
         last = EpochMetrics(
             kind,
             epoch,
