@@ -211,6 +211,18 @@ def _pld_epsilon_cached(event_key: tuple, delta: float, interval: float) -> floa
     return float(accountant.get_epsilon(delta))
 
 
+def pld_delta_at_zero(q: float, noise_multiplier: float, steps: int) -> float:
+    """The pessimistic PLD's delta at epsilon 0 (on the grid a PLD epsilon near 0 uses): what a printed
+    epsilon of 0 must be checked against."""
+    from dp_accounting.pld import pld_privacy_accountant
+
+    accountant = pld_privacy_accountant.PLDAccountant(
+        NEIGHBOURS, value_discretization_interval=pld_value_discretization(0.0, steps)
+    )
+    accountant.compose(dpsgd_event(q, noise_multiplier, steps))
+    return float(accountant.get_delta(0.0))
+
+
 def pld_epsilon(
     q: float, noise_multiplier: float, steps: int, delta: float, *, value_discretization_interval: float | None = None
 ) -> float:
@@ -228,6 +240,13 @@ def pld_epsilon(
 def no_amplification_epsilon(noise_multiplier: float, passes: int, delta: float, accountant: str = "rdp") -> float:
     """Epsilon when every example is used once per pass in fixed-size shuffled batches."""
     return create_accountant(accountant).no_amplification(noise_multiplier, passes, delta)
+
+
+ZERO_EPSILON_NOTE = (
+    "epsilon 0 holds here: at delta {delta:g} the mechanism's delta at epsilon 0 is already below delta (PLD), so "
+    "this delta protects nothing; choose delta well below 1/n = 1/{n:,}."
+)
+NO_ZERO_NOTE = "dp-accounting read epsilon 0, which its delta at epsilon 0 does not confirm: no bound is stated."
 
 
 @dataclass(frozen=True)
@@ -385,4 +404,14 @@ def compute_epsilon(params: PrivacyParams, accountant: str = "rdp", *, exact: bo
     )
     if sigma == 0:
         return EpsilonReport(epsilon=math.inf, bound=accountant, **common)
-    return EpsilonReport(**spec.headline(q, sigma, steps, delta, exact=exact), **common)
+    headline = spec.headline(q, sigma, steps, delta, exact=exact)
+    if headline["epsilon"] == 0:
+        # checked, never printed on trust: (0, delta) holds only where delta(0) is already at most delta
+        holds = REGISTRY["pld"].affordable(sigma, steps) and pld_delta_at_zero(q, sigma, steps) <= delta
+        zero = ZERO_EPSILON_NOTE.format(delta=delta, n=params.dataset_size) if holds else NO_ZERO_NOTE
+        headline = {
+            **headline,
+            "epsilon": 0.0 if holds else math.inf,
+            "note": " ".join(filter(None, [headline.get("note"), zero])),
+        }
+    return EpsilonReport(**headline, **common)

@@ -41,8 +41,10 @@ def test_epsilon(capsys, n, b, sigma, epochs, delta, accountant):
     argv = ["epsilon", "--dataset-size", n, "--batch-size", b, "--noise-multiplier", sigma, "--epochs", epochs]
     code, out = check(capsys, [*argv, "--delta", delta, "--accountant", accountant, "--json"])
     if code == 0:
-        eps = json.loads(out)["epsilon"]
-        assert eps is None or eps > 0  # null: no noise, no guarantee; never a printed 0
+        report = json.loads(out)
+        eps = report["epsilon"]
+        # null: no noise, no guarantee; a printed 0 only where PLD confirms it, and says this delta protects nothing
+        assert eps is None or eps > 0 or "protects nothing" in report["note"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

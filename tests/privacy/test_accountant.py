@@ -140,3 +140,16 @@ def test_order_search_evaluates_only_orders_near_the_optimum():
         searched_rdp_epsilon(q, sigma, steps, 1e-5)
     evaluated = np.isfinite(_per_step(q, sigma).values).sum()
     assert evaluated < len(ORDERS) / 4
+
+
+@pytest.mark.parametrize("accountant", ["rdp", "pld"])
+def test_a_printed_epsilon_of_zero_is_checked_and_says_delta_protects_nothing(accountant):
+    # one Gaussian step at sigma 2: delta(0) = 2 Phi(0.25) - 1 = 0.197, so (0, 0.5)-DP is true and (0, 0.1)-DP is not
+    huge = compute_epsilon(
+        PrivacyParams(dataset_size=1, batch_size=1, noise_multiplier=2.0, epochs=1, delta=0.5), accountant
+    )
+    assert huge.epsilon == 0.0 and "protects nothing" in huge.note
+    small = compute_epsilon(
+        PrivacyParams(dataset_size=1, batch_size=1, noise_multiplier=2.0, epochs=1, delta=0.1), accountant
+    )
+    assert small.epsilon > 0 and "protects nothing" not in (small.note or "")
