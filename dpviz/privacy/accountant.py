@@ -200,26 +200,26 @@ def pld_value_discretization(estimate: float, steps: int) -> float:
     return float(min(max(h, 1e-4), 1e-2))
 
 
-@lru_cache(maxsize=4096)
-def _pld_epsilon_cached(event_key: tuple, delta: float, interval: float) -> float:
+def composed_pld(event: dp_event.DpEvent, interval: float) -> privacy_accountant.PrivacyAccountant:
+    """dp-accounting's PLD accountant (add/remove-one, grid `interval`) with `event` composed."""
     from dp_accounting.pld import pld_privacy_accountant  # scipy.signal: only once PLD is asked for
 
-    kind, a, b, c = event_key
-    event = dpsgd_event(a, b, c) if kind == "dpsgd" else no_amplification_event(b, c)
     accountant = pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=interval)
     accountant.compose(event)
-    return float(accountant.get_epsilon(delta))
+    return accountant
+
+
+@lru_cache(maxsize=4096)
+def _pld_epsilon_cached(event_key: tuple, delta: float, interval: float) -> float:
+    kind, a, b, c = event_key
+    event = dpsgd_event(a, b, c) if kind == "dpsgd" else no_amplification_event(b, c)
+    return float(composed_pld(event, interval).get_epsilon(delta))
 
 
 def pld_delta_at_zero(q: float, noise_multiplier: float, steps: int) -> float:
     """The pessimistic PLD's delta at epsilon 0 (on the grid a PLD epsilon near 0 uses): what a printed
     epsilon of 0 must be checked against."""
-    from dp_accounting.pld import pld_privacy_accountant
-
-    accountant = pld_privacy_accountant.PLDAccountant(
-        NEIGHBOURS, value_discretization_interval=pld_value_discretization(0.0, steps)
-    )
-    accountant.compose(dpsgd_event(q, noise_multiplier, steps))
+    accountant = composed_pld(dpsgd_event(q, noise_multiplier, steps), pld_value_discretization(0.0, steps))
     return float(accountant.get_delta(0.0))
 
 

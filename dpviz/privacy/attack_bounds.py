@@ -29,6 +29,7 @@ from dpviz.privacy.accountant import (
     NEIGHBOURS,
     ORDERS,
     REGISTRY,
+    composed_pld,
     compute_epsilon,
     dpsgd_event,
     pld_value_discretization,
@@ -86,13 +87,10 @@ def _profile(q: float, noise_multiplier: float, steps: int) -> tuple[np.ndarray,
     epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
     if REGISTRY["pld"].affordable(noise_multiplier, steps):
         interval = pld_value_discretization(0.7 * rdp_epsilon(q, noise_multiplier, steps, 1e-5)[0], steps)
-        from dp_accounting.pld import pld_privacy_accountant
-
-        accountant = pld_privacy_accountant.PLDAccountant(NEIGHBOURS, value_discretization_interval=interval)
-        name = "pld"
+        accountant, name = composed_pld(event, interval), "pld"
     else:
         accountant, name = rdp_privacy_accountant.RdpAccountant(ORDERS, NEIGHBOURS), "rdp"
-    accountant.compose(event)
+        accountant.compose(event)
     deltas = np.array([min(1.0, float(accountant.get_delta(e))) for e in epsilons])
     return epsilons, deltas, name
 
