@@ -5,7 +5,9 @@ Reports, for each model:
 - the bare step: `engine.TrainStep` on pre-made Poisson batches, nothing else (the median of 3
   interleaved measurements of each);
 - the whole loop, through `python -m dpviz train` itself (the private run and its baseline in one
-  run, the last epoch's figures), as users run it;
+  run, the last epoch's figures), as users run it, with its own thread rule
+  (`devices.pair_intra_op_threads`; the bare step keeps TensorFlow's default threads, so the loop's
+  baseline is compared with the default's);
 - with --clipping: per-layer norm rules (mixed, ghost everywhere, per-example gradients everywhere)
   on the tutorial CNN (28x28x1) and a CIFAR-shaped CNN (32x32x3), batch 256 and 512, with peak RSS.
 Targets through the CLI: DP-SGD >= 0.6x the baseline on the CNN, >= 0.8x on the MLP; the loop's
@@ -116,14 +118,16 @@ def main():
     for model_name, target in (("cnn", 0.6), ("mlp", 0.8)):
         pairs = [(bare(model_name, "baseline", args.steps), bare(model_name, "private", args.steps)) for _ in range(3)]
         b, p = statistics.median(b for b, _ in pairs), statistics.median(p for _, p in pairs)
-        runs = [through_cli(model_name) for _ in range(args.repeats)]
+        ran_on: dict = {}
+        runs = [through_cli(model_name, devices=ran_on) for _ in range(args.repeats)]
         ratios = sorted(r["private"] / r["baseline"] for r in runs)
         loop_base = statistics.median(r["baseline"] for r in runs)
         print(
             f"{model_name}: bare step  non-private {b:,.0f} ex/s, DP-SGD {p:,.0f} ex/s, ratio {p / b:.2f}x\n"
             f"{' ' * len(model_name)}  dpviz train: ratio median {statistics.median(ratios):.2f}x "
             f"(runs: {', '.join(f'{r:.2f}' for r in ratios)})  [target >= {target}x]; "
-            f"baseline {loop_base:,.0f} ex/s = {loop_base / b:.0%} of the bare step [target >= 90 %]"
+            f"baseline {loop_base:,.0f} ex/s = {loop_base / b:.0%} of the bare step [target >= 90 %]; "
+            f"on {ran_on.get('baseline')} (the bare step: TensorFlow's default threads)"
         )
     if args.clipping:
         clipping(max(10, args.steps // 3))

@@ -113,6 +113,7 @@ def cmd_train(args) -> int:
             engine = importlib.import_module("dpviz.training.engine")  # sys.modules: a test's double too
 
             getattr(engine, "visible_devices", list)()  # CUDA reports a missing driver here, while stderr is closed
+            getattr(engine, "configure_pair_threads", len)(config.model)  # before TensorFlow's first op
         EpochMetrics, Finished, train, train_pair = (
             engine.EpochMetrics,
             engine.Finished,

@@ -95,6 +95,11 @@ def configure_threads(intra_op: int) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(max(1, int(intra_op)))
 
 
+def configure_pair_threads(model: str) -> int | None:
+    """The CPU thread rule for a process that trains one pair (`dpviz train`): `devices.configure_pair_threads`."""
+    return devices.configure_pair_threads(model)
+
+
 def visible_devices() -> list:
     """The devices TensorFlow sees (initialising them: the moment CUDA reports a missing driver)."""
     return tf.config.list_physical_devices()

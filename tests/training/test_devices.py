@@ -84,3 +84,46 @@ def test_without_a_gpu_nothing_is_forced(monkeypatch):
     touched = []
     monkeypatch.setattr(tf.config, "set_visible_devices", lambda *a: touched.append(a))
     assert devices.setup(0).gpu is None and not touched and devices.describe() == "CPU"
+
+
+@pytest.mark.parametrize("model, cores, threads", [("mlp", 2, 1), ("logreg", 8, 4), ("mlp", 1, 1), ("cnn", 2, None)])
+def test_a_dense_pair_runs_one_op_per_core_pair_and_a_conv_pair_keeps_the_default(model, cores, threads):
+    assert devices.pair_intra_op_threads(model, cores) == threads
+
+
+@pytest.fixture
+def threading_calls(monkeypatch):
+    calls = []
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", calls.append)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    return calls
+
+
+def test_the_pair_thread_rule_is_applied_on_the_cpu(threading_calls):
+    assert devices.configure_pair_threads("mlp") == devices.pair_intra_op_threads("mlp")
+    assert threading_calls == [devices.pair_intra_op_threads("mlp")]
+    assert devices.configure_pair_threads("cnn") is None and len(threading_calls) == 1
+
+
+def test_the_pair_thread_rule_yields_to_the_user_a_gpu_and_a_started_tensorflow(threading_calls, monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    assert devices.configure_pair_threads("mlp") is None
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [Gpu(0)] if kind == "GPU" else [])
+    assert devices.configure_pair_threads("mlp") is None
+    assert threading_calls == []
+
+    def started(threads):
+        raise RuntimeError("Intra op parallelism cannot be modified after initialization.")
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", started)
+    assert devices.configure_pair_threads("mlp") is None
+
+
+@pytest.mark.parametrize("threads, described", [(0, "CPU"), (1, "CPU, 1 thread per op"), (4, "CPU, 4 threads per op")])
+def test_a_cpu_run_records_its_threads_per_op(monkeypatch, threads, described):
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [])
+    monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda: threads)
+    assert devices.describe() == described
