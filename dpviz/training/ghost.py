@@ -43,27 +43,38 @@ def _rows(a: tf.Tensor) -> tf.Tensor:
     return tf.reshape(a, [shape[0], -1, shape[-1]])
 
 
-IDENTITY_CONV_MAX_PATCH = 128
-
-
 def conv_patches(layer, a: tf.Tensor) -> tf.Tensor:
-    """Unfolded input patches [B, T, kh*kw*cin], in the kernel's (kh, kw, cin) order.
+    """Unfolded input patches [B, T, cin*kh*kw], in (cin, kh, kw) order (`as_kernel` puts sums back in the
+    kernel's (kh, kw, cin) order), unfolded in float32 whatever the layer computes in.
 
-    For small patches a convolution with an identity kernel unfolds ~3x faster than
-    tf.image.extract_patches on CPU (measured: 28x28x1 input, 8x8 kernel); for large ones it is slower.
+    A depthwise convolution with one-hot kernels unfolds fastest on CPU: for the tutorial CNN's second
+    layer 1.4x, for a CIFAR-shaped first layer (32x32x3, 8x8) 1.4x faster than tf.image.extract_patches,
+    and as fast as an identity-kernel convolution where that was fastest (one input channel).
     """
+    a = tf.cast(a, tf.float32)
     kh, kw = layer.kernel_size
     sh, sw = layer.strides
     padding = layer.padding.upper()
-    size = kh * kw * a.shape[-1]
-    if size <= IDENTITY_CONV_MAX_PATCH:
-        eye = tf.reshape(tf.eye(size, dtype=a.dtype), [kh, kw, a.shape[-1], size])
-        patches = tf.nn.conv2d(a, eye, strides=[1, sh, sw, 1], padding=padding)
-    else:
+    cin = a.shape[-1]
+    if sh == sw:
+        one_hot = tf.reshape(tf.eye(kh * kw), [kh, kw, 1, kh * kw])
+        patches = tf.nn.depthwise_conv2d(a, tf.tile(one_hot, [1, 1, cin, 1]), [1, sh, sw, 1], padding)
+    else:  # depthwise convolutions take equal strides only
         patches = tf.image.extract_patches(
             a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding
         )
+        shape = tf.shape(patches)
+        patches = tf.reshape(patches, [shape[0], shape[1], shape[2], kh * kw, cin])
+        patches = tf.reshape(tf.transpose(patches, [0, 1, 2, 4, 3]), [shape[0], shape[1], shape[2], kh * kw * cin])
     return _rows(patches)
+
+
+def as_kernel(layer, summed: tf.Tensor) -> tf.Tensor:
+    """A weight gradient [d, c] with d in the layer inputs' order, in the kernel's shape."""
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw = layer.kernel_size
+        return tf.transpose(tf.reshape(summed, [-1, kh, kw, layer.filters]), [1, 2, 0, 3])
+    return tf.reshape(summed, layer.kernel.shape)
 
 
 NORM_RULES = ("mixed", "ghost", "materialise")
@@ -81,9 +92,10 @@ def materialise(t, d, c) -> bool:
 
 def _gram_sq_norms(p: tf.Tensor, g: tf.Tensor):
     """(sum_{t,s} <p_t, p_s> <g_t, g_s> per example, None), or, when cheaper, (the same from the explicit
-    per-example gradients, those gradients [B, d, c]), which the clipped sum then reuses."""
+    per-example gradients, those gradients transposed [B, c, d]), which the clipped sum then reuses.
+    (g^T p: the batched matmul that ran fastest on CPU, 25 % faster than einsum's p^T g for the tutorial CNN.)"""
     if materialise(p.shape[1], p.shape[-1], g.shape[-1]):
-        per_example = tf.einsum("btd,btc->bdc", p, g)
+        per_example = tf.matmul(g, p, transpose_a=True)
         return tf.reduce_sum(tf.square(per_example), axis=[1, 2]), per_example
     pp = tf.matmul(p, p, transpose_b=True)
     gg = tf.matmul(g, g, transpose_b=True)
@@ -122,8 +134,9 @@ def norms_and_per_example(layer, inputs: tf.Tensor, g: tf.Tensor):
 
 
 def gradients_from_per_example(layer, per_example: tf.Tensor, g: tf.Tensor, factors: tf.Tensor) -> dict:
-    """The clipped sum from per-example kernel gradients already computed for the norms: sum_i c_i G_i."""
-    grads = {id(layer.kernel): tf.reshape(tf.tensordot(factors, per_example, axes=1), layer.kernel.shape)}
+    """The clipped sum from per-example kernel gradients (transposed, [B, c, d]) already computed for the
+    norms: sum_i c_i G_i."""
+    grads = {id(layer.kernel): as_kernel(layer, tf.transpose(tf.tensordot(factors, per_example, axes=1)))}
     if layer.use_bias:
         grads[id(layer.bias)] = tf.tensordot(factors, tf.reduce_sum(_rows(g), axis=1), axes=1)
     return grads
@@ -138,8 +151,7 @@ def weighted_gradients(layer, inputs: tf.Tensor, g: tf.Tensor) -> dict:
         return {id(layer.embeddings): grad}
     p = tf.reshape(inputs, [-1, inputs.shape[-1]])
     gg = tf.reshape(g, [-1, g.shape[-1]])
-    kernel = tf.matmul(p, gg, transpose_a=True)
-    grads = {id(layer.kernel): tf.reshape(kernel, layer.kernel.shape)}
+    grads = {id(layer.kernel): as_kernel(layer, tf.matmul(p, gg, transpose_a=True))}
     if layer.use_bias:
         grads[id(layer.bias)] = tf.reduce_sum(gg, axis=0)
     return grads

@@ -80,8 +80,15 @@ def test_conv2d_ghost_norms_match_naive(case):
         ],
     )
     x, y = random_batch((12, 12, 2))
-    expected = [flat_norm(g) for g in naive_per_example(model, x, y)]
-    np.testing.assert_allclose(ghost_norms(model, x, y), expected, rtol=2e-4)
+    naive = naive_per_example(model, x, y)
+    np.testing.assert_allclose(ghost_norms(model, x, y), [flat_norm(g) for g in naive], rtol=2e-4)
+    # the clipped sum, in the kernel's (kh, kw, cin) order whatever order the patches were unfolded in
+    clip = 0.05
+    dp = DPSGD(model, clip_norm=clip, noise_multiplier=0, expected_batch_size=len(x), seed=0)
+    summed, _, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    for i, got in enumerate(summed):
+        want = np.sum([grads[i] * min(1.0, clip / flat_norm(grads)) for grads in naive], axis=0)
+        np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
 
 
 @pytest.mark.parametrize("rank", [2, 3])
