@@ -68,10 +68,11 @@ CONV_CASES = [
 ]
 
 
+@pytest.mark.parametrize("channels", [1, 2])  # one channel: per-example gradients straight from the input
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_ghost_norms_match_naive(case):
+def test_conv2d_ghost_norms_match_naive(case, channels):
     model = sequential(
-        (12, 12, 2),
+        (12, 12, channels),
         [
             L.Conv2D(4, case["kernel"], strides=case["strides"], padding=case["padding"]),
             L.ReLU(),
@@ -79,7 +80,7 @@ def test_conv2d_ghost_norms_match_naive(case):
             L.Dense(10),
         ],
     )
-    x, y = random_batch((12, 12, 2))
+    x, y = random_batch((12, 12, channels))
     naive = naive_per_example(model, x, y)
     np.testing.assert_allclose(ghost_norms(model, x, y), [flat_norm(g) for g in naive], rtol=2e-4)
     # the clipped sum, in the kernel's (kh, kw, cin) order whatever order the patches were unfolded in
