@@ -50,6 +50,9 @@ class Guarantee:
         }
 
 
+FIXED_2C = "fixed_epsilon_2c"  # marks figures accounted with `fixed_event`'s sensitivity of 2C
+
+
 def fixed_event(n: int, b: int, noise_multiplier: float) -> dp_event.DpEvent:
     """One step of b examples drawn without replacement from n, its Gaussian at half the noise multiplier.
 

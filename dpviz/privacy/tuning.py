@@ -21,7 +21,7 @@ from dp_accounting.rdp import rdp_privacy_accountant
 from dpviz.privacy.accountant import NEIGHBOURS, dpsgd_event, no_amplification_event
 from dpviz.privacy.labels import RELATIONS, SAMPLERS
 from dpviz.privacy.params import PrivacyParams
-from dpviz.privacy.samplers import REPLACE_ONE, fixed_event
+from dpviz.privacy.samplers import FIXED_2C, REPLACE_ONE, fixed_event
 from dpviz.validation import ValidationError, require_choice, require_float
 
 SHAPES = {"poisson": math.inf, "geometric": 1.0, "logarithmic": 0.0}  # names for dp-accounting's shapes
@@ -176,6 +176,7 @@ class SearchCost:
             "sampler": self.sampler,
             "neighboring_relation": self.neighboring_relation,
             "accountant": "rdp",
+            **({FIXED_2C: True} if self.sampler == "fixed" else {}),
         }
 
 

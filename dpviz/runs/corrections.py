@@ -4,6 +4,9 @@
 multiplier for replace-one's sensitivity of 2C (`privacy.samplers.fixed_event`) under-state their ε.
 Their ε at every epoch, their final ε and their audit's theoretical ε are recomputed from the stored
 settings and step counts, as the engine now reports them. A row that cannot be read is left as it is.
+Tuning studies of such runs under-state their search's ε too: `corrected_study_cost` recomputes it at
+the σ the trials trained with (their σ was calibrated to the target with the under-stated accountant,
+so the corrected ε is above the target).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import json
 import math
 import sqlite3
 
-FIXED_EPSILON_2C = "fixed_epsilon_2c"  # the meta key that says the correction was made
+from dpviz.privacy.samplers import FIXED_2C
+
+FIXED_EPSILON_2C = FIXED_2C  # the meta key that says the store's runs were corrected
 
 
 def fixed_epsilon_at(config: dict, steps: int) -> float | None:
@@ -73,3 +78,30 @@ def _correct_run(db: sqlite3.Connection, run_id: str, config_text: str, final_te
             final["audit"]["theoretical_epsilon"] = eps
         db.execute("UPDATE runs SET final = ? WHERE id = ?", (json.dumps(final), run_id))
     return 1
+
+
+def corrected_study_cost(config, cost: dict) -> dict | None:
+    """A fixed-sampler study's stored cost with its ε recomputed at the σ it trained with, or None when the
+    cost needs no correction (another sampler, or accounted with the sensitivity of 2C already).
+
+    Args:
+      config: the study's TuneConfig.
+      cost: its stored cost (`SearchCost.to_dict()` as an older dpviz wrote it).
+
+    Returns:
+      The corrected cost, with `epsilon_as_stored` keeping the under-stated figures. Where dp-accounting
+      cannot bound the search at that σ, both ε are inf: no guarantee is claimed.
+    """
+    if config.sampler != "fixed" or cost.get(FIXED_2C) or "noise_multiplier" not in cost:
+        return None
+    from dpviz.privacy.tuning import search_cost
+    from dpviz.validation import ValidationError
+
+    params = config.privacy.replace(noise_multiplier=float(cost["noise_multiplier"]))
+    try:
+        fresh = search_cost(params, config.count, "fixed")
+        one, total = fresh.epsilon_per_trial, fresh.epsilon_total
+    except ValidationError:
+        one = total = math.inf
+    stored = {key: cost.get(key) for key in ("epsilon_per_trial", "epsilon_total")}
+    return {**cost, "epsilon_per_trial": one, "epsilon_total": total, "epsilon_as_stored": stored, FIXED_2C: True}

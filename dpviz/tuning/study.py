@@ -12,6 +12,7 @@ run ids, and each run names its study (the run's `sweep_id`). They survive resta
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dpviz.privacy.tuning import SearchCost, calibrate_search
+from dpviz.runs.corrections import corrected_study_cost
 from dpviz.runs.store import SqliteRunStore
 from dpviz.training.config import schedule_key
 from dpviz.tuning.config import TuneConfig
@@ -218,11 +220,28 @@ def claim(record: StudyRecord) -> str:
             f"(ε = {cost.get('epsilon_total', float('nan')):.3g}, δ = {cost.get('delta'):g})-DP for the "
             f"{record.config.train_size:,} training examples (dp-accounting RDP, RepeatAndSelect). The "
             f"{record.config.validation_size:,} validation examples that chose the best trial are not covered."
+            + correction_note(record)
         )
     return (
         f"The study is {record.status}: the search's guarantee holds only for a search that runs every trial it "
         "drew, so no ε is claimed for it; each trial alone has "
         f"ε = {cost.get('epsilon_per_trial', float('nan')):.3g}."
+    )
+
+
+def correction_note(record: StudyRecord) -> str:
+    """For a fixed-sampler study an older dpviz stored: that its ε was corrected, and from what."""
+    stored = record.cost.get("epsilon_as_stored")
+    if not isinstance(stored, dict):
+        return ""
+    was, now, target = stored.get("epsilon_total"), record.cost.get("epsilon_total"), record.config.target_epsilon
+    if not isinstance(was, int | float):
+        return ""
+    above = f", above the target of {target:g}" if isinstance(now, int | float) and now > target else ""
+    return (
+        " Corrected: an older dpviz under-stated the fixed-size sampler's ε (replace-one moves the clipped sum by "
+        f"2C) and stated {was:.3g} for this search, whose σ = {record.cost.get('noise_multiplier'):g} was "
+        f"calibrated with it; the ε given here is that σ's{above}."
     )
 
 
@@ -267,13 +286,19 @@ def _record(study, store: SqliteRunStore) -> StudyRecord:
 
     attrs = study.user_attrs
     config = TuneConfig.from_dict(attrs["config"])
+    cost = attrs.get("cost", {})
+    corrected = corrected_study_cost(config, cost)
+    if corrected is not None:  # an older dpviz under-stated a fixed-sampler search's ε: correct it, once
+        cost = corrected
+        with contextlib.suppress(Exception):  # a read-only storage: corrected again at the next read
+            study.set_user_attr("cost", cost)
     status = attrs.get("status", "running")
     if status == "running" and not pid_alive(attrs.get("pid")):
         status = "interrupted"
     return StudyRecord(
         id=study.study_name,
         config=config,
-        cost=attrs.get("cost", {}),
+        cost=cost,
         status=status,
         backend=attrs.get("backend", "local"),
         trials_drawn=attrs.get("trials_drawn"),
@@ -511,7 +536,7 @@ def study_statement(record: StudyRecord) -> dict | None:
         accountant_description="dp-accounting RDP, RepeatAndSelectDpEvent (Papernot & Steinke 2022)",
         note=f"the whole search: the best of {record.trials_drawn} trial(s), a number drawn from the "
         f"{cost['trials_distribution']} distribution with mean {config.trials_mean:g}; one trial alone has "
-        f"ε = {cost['epsilon_per_trial']:.4g}",
+        f"ε = {cost['epsilon_per_trial']:.4g}." + correction_note(record),
     )
     data["covers"] = "every trial's final model and updates, and the choice of the best trial among them"
     data["does_not_cover"] = [

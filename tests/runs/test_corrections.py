@@ -1,6 +1,7 @@
 """Stored figures an older dpviz got wrong are corrected once, and nothing else is touched."""
 
 import json
+import math
 import sqlite3
 
 import pytest
@@ -70,3 +71,14 @@ def test_a_run_that_cannot_be_read_is_kept_as_stored_and_the_store_stays_usable(
     assert store.metrics(broken)["epsilon"] == [(1, 1.0), (2, 1.0)]
     assert store.metrics(fixed)["epsilon"][1][1] > 1.0
     assert store.create_run(config=POISSON.to_dict(), kind="private")
+
+
+def test_a_study_cost_dp_accounting_cannot_bound_claims_no_epsilon():
+    from dpviz.tuning.config import TuneConfig
+
+    config = TuneConfig(epochs=2, batch_size=128, trials_mean=3, sampler="fixed")
+    cost = corrections.corrected_study_cost(config, {"noise_multiplier": 0.0, "epsilon_total": 0.0})
+    assert cost["epsilon_total"] == math.inf and cost["epsilon_per_trial"] == math.inf
+    assert cost["epsilon_as_stored"]["epsilon_total"] == 0.0
+    assert corrections.corrected_study_cost(config, cost) is None  # marked: corrected once
+    assert corrections.corrected_study_cost(TuneConfig(epochs=2, batch_size=128), {"noise_multiplier": 1.0}) is None

@@ -121,3 +121,44 @@ def test_processes_opening_a_new_study_storage_at_once_do_not_collide(tmp_path):
 
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         assert sum(pool.map(_open_storage, [tmp_path] * 8)) == 8
+
+
+def test_a_fixed_sampler_study_stored_before_the_2c_fix_is_corrected_once(home):
+    import optuna
+
+    from dpviz.privacy.samplers import FIXED_2C
+    from dpviz.privacy.tuning import search_cost
+    from dpviz.tuning.study import storage, study_statement
+
+    record = run_study(TuneConfig(**SMALL, sampler="fixed"), home=home)
+    assert record.cost[FIXED_2C] and "Corrected" not in record.summary()["note"]
+    sigma = record.cost["noise_multiplier"]
+    # as an older dpviz stored it: no mark, and the under-stated figures
+    old = {k: v for k, v in record.cost.items() if k != FIXED_2C}
+    old.update(epsilon_total=1.2, epsilon_per_trial=0.6)
+    raw = optuna.load_study(study_name=record.id, storage=storage(home))
+    raw.set_user_attr("cost", old)
+
+    again = load(home, record.id)
+    expected = search_cost(again.config.privacy.replace(noise_multiplier=sigma), again.config.count, "fixed")
+    assert again.cost["noise_multiplier"] == sigma  # what the trials trained with is kept
+    assert again.epsilon_total == pytest.approx(expected.epsilon_total) and again.epsilon_total > 1.2
+    assert again.cost["epsilon_per_trial"] == pytest.approx(expected.epsilon_per_trial)
+    assert again.cost["epsilon_as_stored"] == {"epsilon_total": 1.2, "epsilon_per_trial": 0.6}
+    note = again.summary()["note"]
+    assert "Corrected" in note and "stated 1.2" in note and f"σ = {sigma:g}" in note
+    assert "Corrected" in study_statement(again)["guarantee"]["note"]
+    stored = optuna.load_study(study_name=record.id, storage=storage(home)).user_attrs["cost"]
+    assert stored[FIXED_2C] and stored["epsilon_total"] == pytest.approx(expected.epsilon_total)  # written back
+    assert load(home, record.id).cost == stored  # and not corrected again
+
+
+def test_a_poisson_study_is_never_corrected(home):
+    import optuna
+
+    from dpviz.tuning.study import storage
+
+    record = run_study(TuneConfig(**SMALL), home=home)
+    raw = optuna.load_study(study_name=record.id, storage=storage(home))
+    raw.set_user_attr("cost", {**record.cost, "epsilon_total": 1.0})
+    assert load(home, record.id).epsilon_total == 1.0 and "epsilon_as_stored" not in load(home, record.id).cost
