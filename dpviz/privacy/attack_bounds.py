@@ -104,6 +104,14 @@ def _fixed_profile(params: PrivacyParams) -> tuple[np.ndarray, np.ndarray, str]:
     return epsilons, deltas, "rdp"
 
 
+def _accountant_profile(accountant) -> tuple[np.ndarray, np.ndarray, str]:
+    """δ(ε) on the grid from any composed RDP accountant (a RepeatAndSelect search's, for one)."""
+    top = float(accountant.get_epsilon(1e-12))
+    epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
+    deltas = np.array([min(1.0, float(accountant.get_delta(e))) for e in epsilons])
+    return epsilons, deltas, "rdp"
+
+
 # sampler -> (its headline epsilon, checked finite before anything is claimed; its privacy profile)
 PROFILES = {
     "poisson": (
@@ -139,7 +147,37 @@ def attack_bounds(params: PrivacyParams, *, sampler: str = "poisson") -> AttackB
     headline, profile = PROFILES[sampler]
     if not math.isfinite(headline(params)):  # the checked guarantee: where it claims nothing, neither do we
         return None
-    epsilons, deltas, name = profile(params)
+    return _bounds(*profile(params))
+
+
+def search_attack_bounds(params: PrivacyParams, count, *, sampler: str = "poisson") -> AttackBounds | None:
+    """What the guarantee of a whole accounted search rules out: the best of K trials of `params`, K drawn
+    from `count`, read from the RepeatAndSelect event's RDP profile (the only accountant that has it).
+
+    Args:
+      params: every trial's settings (its σ the one the trials trained with).
+      count: the distribution of the number of trials (`privacy.tuning.TrialCount`).
+      sampler: as in `attack_bounds`.
+
+    Returns:
+      `AttackBounds` for the released best trial and the choice of it; None without noise or where
+      dp-accounting bounds the search by nothing finite.
+
+    Raises:
+      ValidationError: for an unknown sampler.
+    """
+    from dpviz.privacy.tuning import search_accountant
+
+    require_choice("sampler", sampler, tuple(PROFILES))
+    if params.noise_multiplier == 0:
+        return None
+    accountant = search_accountant(params, count, sampler)
+    if not math.isfinite(accountant.get_epsilon(params.delta)):
+        return None
+    return _bounds(*_accountant_profile(accountant))
+
+
+def _bounds(epsilons: np.ndarray, deltas: np.ndarray, name: str) -> AttackBounds:
     at = tpr_bound(FPR_POINTS, epsilons, deltas)
     curve = tpr_bound(CURVE_FPR, epsilons, deltas)
     return AttackBounds(

@@ -30,6 +30,18 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+def bounds_entry(bounds) -> dict | None:
+    """A statement's `attack_bounds` entry from `AttackBounds` (None stays None)."""
+    if bounds is None:
+        return None
+    return {
+        "tpr_at_fpr": {f"{f:g}": t for f, t in bounds.tpr_at.items()},
+        "advantage": bounds.advantage,
+        "profile": bounds.profile,
+        "reading": bounds.sentence(),
+    }
+
+
 def statement(
     params: PrivacyParams,
     *,
@@ -88,14 +100,7 @@ def statement(
             "the training data",
             "data-dependent preprocessing done before dpviz",
         ],
-        "attack_bounds": None
-        if bounds is None
-        else {
-            "tpr_at_fpr": {f"{f:g}": t for f, t in bounds.tpr_at.items()},
-            "advantage": bounds.advantage,
-            "profile": bounds.profile,
-            "reading": bounds.sentence(),
-        },
+        "attack_bounds": bounds_entry(bounds),
         "randomness": (
             f"the noise and the batch sampling were seeded (seed {run['seed']}): the run is reproducible, and so "
             "offers no protection against anyone who knows the seed; the baseline uses the same seeded batches"

@@ -148,6 +148,13 @@ def _epsilon(event, delta: float, sampler: str) -> float:
     return float(accountant.get_epsilon(delta))
 
 
+def search_accountant(params: PrivacyParams, count: TrialCount, sampler: str = "poisson"):
+    """dp-accounting's RDP accountant with the whole search composed: its privacy profile, for attack bounds."""
+    accountant = _accountant(sampler)
+    accountant.compose(search_event(params, count, sampler))
+    return accountant
+
+
 @dataclass(frozen=True)
 class SearchCost:
     """What a search of `count` trials of `params` costs, both from dp-accounting's RDP accountant."""

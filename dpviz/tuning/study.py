@@ -520,7 +520,8 @@ def _announce(on_trial, study, store, number: int) -> None:
 def study_statement(record: StudyRecord) -> dict | None:
     """The privacy statement of a whole accounted search (dpviz.privacy.statement's format), or None when the
     study claims no total ε (exploration, cancelled, interrupted, or nothing drawn yet)."""
-    from dpviz.privacy.statement import _version, statement
+    from dpviz.privacy.attack_bounds import search_attack_bounds
+    from dpviz.privacy.statement import _version, bounds_entry, statement
 
     total = record.epsilon_total
     if total is None:
@@ -545,11 +546,12 @@ def study_statement(record: StudyRecord) -> dict | None:
         "the non-private baselines trained beside the trials",
         "the choice of the search space (ranges, model, schedule) and data-dependent preprocessing done before dpviz",
     ]
-    data["attack_bounds"] = None
-    data["attack_bounds_note"] = (
-        "not computed for a search: the bounds are read from one run's privacy profile, and a trial's profile "
-        "does not cover the search"
-    )
+    bounds = search_attack_bounds(params, config.count, sampler=config.sampler)
+    data["attack_bounds"] = bounds_entry(bounds)
+    if bounds is not None:
+        data["attack_bounds"]["reading"] += " This holds for the whole search (RepeatAndSelect's RDP profile)."
+    else:
+        data["attack_bounds_note"] = "dp-accounting bounds this search by no finite ε, so nothing is ruled out"
     data["randomness"] = (
         "each trial's noise and batch sampling were drawn from the operating system's entropy; the study seed "
         f"({config.seed if config.seed is not None else 'none'}) drew the number of trials and their settings"

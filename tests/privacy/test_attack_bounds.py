@@ -92,3 +92,20 @@ def test_a_fixed_batch_of_everything_is_bounded_as_a_gaussian_of_sensitivity_two
 def test_an_unknown_sampler_is_named():
     with pytest.raises(ValidationError, match="sampler"):
         attack_bounds(one_gaussian(1.0), sampler="poison")
+
+
+def test_a_search_bound_is_looser_than_one_trial_and_holds_its_own_epsilon():
+    from dpviz.privacy.attack_bounds import FPR_POINTS, search_attack_bounds
+    from dpviz.privacy.tuning import TrialCount, search_cost
+
+    params = PrivacyParams(dataset_size=60_000, batch_size=256, noise_multiplier=1.1, epochs=15, delta=1e-5)
+    count = TrialCount(mean=10, shape=1)
+    for sampler in ("poisson", "fixed", "shuffle"):
+        search = search_attack_bounds(params, count, sampler=sampler)
+        one = attack_bounds(params, sampler=sampler)
+        assert all(search.tpr_at[f] >= one.tpr_at[f] - 1e-9 for f in FPR_POINTS) and search.advantage > one.advantage
+        # the (ε, δ) the search states is one point of its profile: the bound never exceeds that point's lines
+        total = search_cost(params, count, sampler).epsilon_total
+        lines = tpr_bound(FPR_POINTS, [total], [params.delta])
+        assert all(search.tpr_at[f] <= t + 1e-9 for f, t in zip(FPR_POINTS, lines))
+    assert search_attack_bounds(params.replace(noise_multiplier=0), count) is None

@@ -103,7 +103,16 @@ def test_an_accounted_study_has_a_statement_of_the_whole_search_and_exploration_
     data = study_statement(record)
     assert data["guarantee"]["epsilon"] == record.epsilon_total <= 3.0
     assert data["mechanism"]["noise_multiplier"] == record.cost["noise_multiplier"]
-    assert any("validation" in item for item in data["does_not_cover"]) and data["attack_bounds"] is None
+    assert any("validation" in item for item in data["does_not_cover"])
+    # what the whole search rules out: looser than one trial's bound, never below chance
+    from dpviz.privacy.attack_bounds import attack_bounds
+
+    bounds = data["attack_bounds"]
+    params = record.config.privacy.replace(noise_multiplier=record.cost["noise_multiplier"])
+    one = attack_bounds(params)
+    assert bounds["profile"] == "rdp" and "whole search" in bounds["reading"]
+    assert 0.01 < one.tpr_at[0.01] <= bounds["tpr_at_fpr"]["0.01"] < 1 and one.advantage < bounds["advantage"] < 1
+    assert "What it rules out" in render(data, "md")
     assert "RepeatAndSelect" in render(data, "md") and data["run"]["trials_drawn"] == record.trials_drawn
     assert study_statement(run_study(TuneConfig(**SMALL, search="tpe"), home=home)) is None
 
