@@ -398,20 +398,25 @@ def compute_epsilon(params: PrivacyParams, accountant: str = "rdp", *, exact: bo
     """
     spec = create_accountant(accountant)
     q, sigma, steps, delta = params.sampling_probability, params.noise_multiplier, params.steps, params.delta
-    no_amp = spec.no_amplification(sigma, params.passes, delta)
+    no_amp, no_amp_note = _checked_zero(spec.no_amplification(sigma, params.passes, delta), 1.0, params, params.passes)
     common = dict(
         delta=delta, steps=steps, sampling_probability=q, accountant=accountant, epsilon_no_amplification=no_amp
     )
     if sigma == 0:
         return EpsilonReport(epsilon=math.inf, bound=accountant, **common)
     headline = spec.headline(q, sigma, steps, delta, exact=exact)
-    if headline["epsilon"] == 0:
-        # checked, never printed on trust: (0, delta) holds only where delta(0) is already at most delta
-        holds = REGISTRY["pld"].affordable(sigma, steps) and pld_delta_at_zero(q, sigma, steps) <= delta
-        zero = ZERO_EPSILON_NOTE.format(delta=delta, n=params.dataset_size) if holds else NO_ZERO_NOTE
-        headline = {
-            **headline,
-            "epsilon": 0.0 if holds else math.inf,
-            "note": " ".join(filter(None, [headline.get("note"), zero])),
-        }
-    return EpsilonReport(**headline, **common)
+    epsilon, zero = _checked_zero(headline["epsilon"], q, params, steps)
+    note = " ".join(dict.fromkeys(filter(None, [headline.get("note"), zero, no_amp_note])))
+    return EpsilonReport(**{**headline, "epsilon": epsilon, "note": note or None}, **common)
+
+
+def _checked_zero(epsilon: float, q: float, params: PrivacyParams, steps: int) -> tuple[float, str]:
+    """An epsilon of 0 is checked, never printed on trust: (0, delta) holds only where the mechanism's delta
+    at epsilon 0 is already at most delta. Returns (the epsilon to state, a note for a 0)."""
+    if epsilon != 0:
+        return epsilon, ""
+    sigma, delta = params.noise_multiplier, params.delta
+    holds = REGISTRY["pld"].affordable(sigma, steps) and pld_delta_at_zero(q, sigma, steps) <= delta
+    if holds:
+        return 0.0, ZERO_EPSILON_NOTE.format(delta=delta, n=params.dataset_size)
+    return math.inf, NO_ZERO_NOTE

@@ -153,3 +153,16 @@ def test_a_printed_epsilon_of_zero_is_checked_and_says_delta_protects_nothing(ac
         PrivacyParams(dataset_size=1, batch_size=1, noise_multiplier=2.0, epochs=1, delta=0.1), accountant
     )
     assert small.epsilon > 0 and "protects nothing" not in (small.note or "")
+
+
+def test_an_epsilon_of_zero_without_amplification_is_checked_too(monkeypatch):
+    import dpviz.privacy.accountant as acc
+
+    # one pass at sigma 2 without amplification: delta(0) = 0.197, so at delta 0.5 epsilon 0 holds
+    params = PrivacyParams(dataset_size=1000, batch_size=10, noise_multiplier=2.0, epochs=1, delta=0.5)
+    report = compute_epsilon(params)
+    assert report.epsilon_no_amplification == 0.0 and "protects nothing" in report.note
+    monkeypatch.setattr(acc, "pld_delta_at_zero", lambda q, sigma, steps: 1.0)  # as if PLD did not confirm it
+    unconfirmed = compute_epsilon(params)
+    assert unconfirmed.epsilon_no_amplification == math.inf and unconfirmed.epsilon == math.inf
+    assert "does not confirm" in unconfirmed.note
