@@ -134,13 +134,16 @@ def download(page, button) -> bytes:
 
 def metric(page, label: str, timeout: float = 30.0) -> str:
     """The value of the metric labelled `label`. While a rerun replaces the page, Streamlit keeps the old
-    elements beside the new ones for a moment (and shows its 'Running' widget only after a delay), so
-    wait until exactly one is on the page."""
+    elements beside the new ones for a moment (and shows its 'Running' widget only after a delay), and a
+    metric being replaced can read empty for a moment (once seen on the Tune page): wait until exactly one
+    is on the page, with a value."""
     value = page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
     deadline = time.monotonic() + timeout
-    while value.count() != 1:
+    while value.count() != 1 or not value.inner_text().strip():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{value.count()} metrics labelled {label!r} after {timeout:.0f} s")
+            raise AssertionError(
+                f"{value.count()} metrics labelled {label!r} (or one without a value) after {timeout:.0f} s"
+            )
         page.wait_for_timeout(100)
     return value.inner_text()
 
