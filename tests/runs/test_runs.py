@@ -147,7 +147,10 @@ def test_real_training_worker_end_to_end(tmp_path, monkeypatch):
         capture_output=True,
     )
     run = store.get(run_id)
-    assert run.status == "completed" and run.device == "CPU"
+    from dpviz.runs.launcher import max_workers
+
+    threads = max(1, (os.cpu_count() or 1) // max_workers())  # a worker's share of the cores, recorded
+    assert run.status == "completed" and run.device == f"CPU, {threads} thread{'s' if threads != 1 else ''} per op"
     assert store.metrics(run_id)["test_accuracy"][0][1] > 0.1
 
 
