@@ -115,7 +115,7 @@ def squared_norms(layer, inputs: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
 
 
 def norms_and_per_example(layer, inputs: tf.Tensor, g: tf.Tensor):
-    """(per-example squared norms, per-example kernel gradients [B, d, c] if they were computed, else None)."""
+    """(per-example squared norms, per-example kernel gradients [B, c, d] if they were computed, else None)."""
     if isinstance(layer, keras.layers.Embedding):
         ids = tf.reshape(inputs, [tf.shape(inputs)[0], -1])
         g = _rows(g)

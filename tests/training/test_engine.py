@@ -92,14 +92,20 @@ def test_conv2d_ghost_norms_match_naive(case, channels):
         np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
 
 
-@pytest.mark.parametrize("rank", [2, 3])
-def test_dense_ghost_norms_match_naive(rank):
-    shape = (6,) if rank == 2 else (5, 6)
-    extra = [] if rank == 2 else [L.Flatten()]
-    model = sequential(shape, [L.Dense(8), L.ReLU(), *extra, L.Dense(10, use_bias=rank == 2)])
+@pytest.mark.parametrize("shape", [(6,), (5, 6), (20, 3)])  # (20, 3): T^2 > d c, per-example gradients
+def test_dense_ghost_norms_and_clipped_sums_match_naive(shape):
+    extra = [] if len(shape) == 1 else [L.Flatten()]
+    units = 2 if shape == (20, 3) else 8
+    model = sequential(shape, [L.Dense(units), L.ReLU(), *extra, L.Dense(10, use_bias=len(shape) == 1)])
     x, y = random_batch(shape)
-    expected = [flat_norm(g) for g in naive_per_example(model, x, y)]
-    np.testing.assert_allclose(ghost_norms(model, x, y), expected, rtol=2e-4)
+    naive = naive_per_example(model, x, y)
+    np.testing.assert_allclose(ghost_norms(model, x, y), [flat_norm(g) for g in naive], rtol=2e-4)
+    clip = 0.05
+    dp = DPSGD(model, clip_norm=clip, noise_multiplier=0, expected_batch_size=len(x), seed=0)
+    summed, _, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    for i, got in enumerate(summed):
+        want = np.sum([grads[i] * min(1.0, clip / flat_norm(grads)) for grads in naive], axis=0)
+        np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
 
 
 def test_embedding_ghost_norms_match_naive_with_repeated_ids():
