@@ -13,6 +13,7 @@ run ids, and each run names its study (the run's `sweep_id`). They survive resta
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 import uuid
@@ -156,7 +157,8 @@ class StudyRecord:
         """The whole search's ε, claimed only for an accounted search that ran every trial it drew."""
         if not self.accounted or self.status != "completed":
             return None
-        return self.cost.get("epsilon_total")
+        total = self.cost.get("epsilon_total")
+        return total if isinstance(total, int | float) and math.isfinite(total) else None
 
     @property
     def wall_seconds(self) -> float | None:
@@ -212,6 +214,8 @@ def claim(record: StudyRecord) -> str:
             "does not cover it, so no ε is claimed for the search; each trial alone has "
             f"ε = {cost.get('epsilon_per_trial', float('nan')):.3g}."
         )
+    if record.status == "completed" and record.epsilon_total is None:
+        return "dp-accounting bounds this search by no finite ε, so no ε is claimed for it." + correction_note(record)
     if record.status == "completed":
         drawn = record.trials_drawn
         return (
@@ -237,11 +241,14 @@ def correction_note(record: StudyRecord) -> str:
     was, now, target = stored.get("epsilon_total"), record.cost.get("epsilon_total"), record.config.target_epsilon
     if not isinstance(was, int | float):
         return ""
-    above = f", above the target of {target:g}" if isinstance(now, int | float) and now > target else ""
+    if not (isinstance(now, int | float) and math.isfinite(now)):
+        now_text = "at that σ dp-accounting gives no finite bound"
+    else:
+        now_text = "the ε given here is that σ's" + (f", above the target of {target:g}" if now > target else "")
     return (
         " Corrected: an older dpviz under-stated the fixed-size sampler's ε (replace-one moves the clipped sum by "
         f"2C) and stated {was:.3g} for this search, whose σ = {record.cost.get('noise_multiplier'):g} was "
-        f"calibrated with it; the ε given here is that σ's{above}."
+        f"calibrated with it; {now_text}."
     )
 
 

@@ -160,6 +160,12 @@ def test_a_fixed_sampler_study_stored_before_the_2c_fix_is_corrected_once(home):
     stored = optuna.load_study(study_name=record.id, storage=storage(home)).user_attrs["cost"]
     assert stored[FIXED_2C] and stored["epsilon_total"] == pytest.approx(expected.epsilon_total)  # written back
     assert load(home, record.id).cost == stored  # and not corrected again
+    # a stored σ at which dp-accounting bounds the search by nothing finite: no ε is claimed at all
+    raw.set_user_attr("cost", {**old, "noise_multiplier": 0.0})
+    unbounded = load(home, record.id)
+    assert unbounded.epsilon_total is None and study_statement(unbounded) is None
+    assert "no ε is claimed" in unbounded.summary()["note"] and unbounded.summary()["epsilon_total"] is None
+    assert "no finite bound" in unbounded.summary()["note"] and "given here" not in unbounded.summary()["note"]
 
 
 def test_a_poisson_study_is_never_corrected(home):
