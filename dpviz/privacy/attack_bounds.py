@@ -80,18 +80,28 @@ def advantage_bound(epsilons: np.ndarray, deltas: np.ndarray) -> float:
     return float(min(1.0, np.nanmin(per_pair)))
 
 
+def _epsilon_grid(top: float) -> np.ndarray:
+    """0, then a geometric grid up to `top` (where δ(ε) falls below 1e-12): the ε a profile is read at."""
+    return np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
+
+
+def _deltas(accountant, epsilons: np.ndarray) -> np.ndarray:
+    """A composed dp-accounting accountant's δ(ε) on the grid (capped at 1)."""
+    return np.array([min(1.0, float(accountant.get_delta(e))) for e in epsilons])
+
+
 @lru_cache(maxsize=512)
 def _profile(q: float, noise_multiplier: float, steps: int) -> tuple[np.ndarray, np.ndarray, str]:
     event = dpsgd_event(q, noise_multiplier, steps)
     top = rdp_epsilon(q, noise_multiplier, steps, 1e-12)[0]  # beyond it δ(ε) < 1e-12: nothing left to bound
-    epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
+    epsilons = _epsilon_grid(top)
     if REGISTRY["pld"].affordable(noise_multiplier, steps):
         interval = pld_value_discretization(0.7 * rdp_epsilon(q, noise_multiplier, steps, 1e-5)[0], steps)
         accountant, name = composed_pld(event, interval), "pld"
     else:
         accountant, name = rdp_privacy_accountant.RdpAccountant(ORDERS, NEIGHBOURS), "rdp"
         accountant.compose(event)
-    deltas = np.array([min(1.0, float(accountant.get_delta(e))) for e in epsilons])
+    deltas = _deltas(accountant, epsilons)
     return epsilons, deltas, name
 
 
@@ -99,7 +109,7 @@ def _profile(q: float, noise_multiplier: float, steps: int) -> tuple[np.ndarray,
 def _fixed_profile(params: PrivacyParams) -> tuple[np.ndarray, np.ndarray, str]:
     rdp = fixed_rdp(params)
     top = rdp_privacy_accountant.compute_epsilon(ORDERS, rdp, 1e-12)[0]
-    epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
+    epsilons = _epsilon_grid(top)
     deltas = np.array([min(1.0, float(rdp_privacy_accountant.compute_delta(ORDERS, rdp, e)[0])) for e in epsilons])
     return epsilons, deltas, "rdp"
 
@@ -107,8 +117,8 @@ def _fixed_profile(params: PrivacyParams) -> tuple[np.ndarray, np.ndarray, str]:
 def _accountant_profile(accountant) -> tuple[np.ndarray, np.ndarray, str]:
     """δ(ε) on the grid from any composed RDP accountant (a RepeatAndSelect search's, for one)."""
     top = float(accountant.get_epsilon(1e-12))
-    epsilons = np.concatenate([[0.0], np.geomspace(1e-3, max(top, 1e-2), EPSILON_GRID_POINTS - 1)])
-    deltas = np.array([min(1.0, float(accountant.get_delta(e))) for e in epsilons])
+    epsilons = _epsilon_grid(top)
+    deltas = _deltas(accountant, epsilons)
     return epsilons, deltas, "rdp"
 
 
