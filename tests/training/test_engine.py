@@ -58,6 +58,18 @@ def ghost_norms(model, x, y):
     return norms.numpy()
 
 
+def assert_norms_and_clipped_sum_match_naive(model, x, y, clip=0.05):
+    """Ghost norms equal the naive per-example norms, and the clipped sum (at a clip norm small enough to clip
+    every example) equals the sum of naively clipped per-example gradients, variable by variable."""
+    naive = naive_per_example(model, x, y)
+    np.testing.assert_allclose(ghost_norms(model, x, y), [flat_norm(g) for g in naive], rtol=2e-4)
+    dp = DPSGD(model, clip_norm=clip, noise_multiplier=0, expected_batch_size=len(x), seed=0)
+    summed, _, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
+    for i, got in enumerate(summed):
+        want = np.sum([grads[i] * min(1.0, clip / flat_norm(grads)) for grads in naive], axis=0)
+        np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
+
+
 CONV_CASES = [
     dict(kernel=3, strides=1, padding="same"),
     dict(kernel=3, strides=2, padding="same"),
@@ -68,7 +80,7 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("channels", [1, 2])  # one channel: per-example gradients straight from the input
+@pytest.mark.parametrize("channels", [1, 2])  # one channel: the unfolded order is already the kernel's
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_ghost_norms_match_naive(case, channels):
     model = sequential(
@@ -81,15 +93,7 @@ def test_conv2d_ghost_norms_match_naive(case, channels):
         ],
     )
     x, y = random_batch((12, 12, channels))
-    naive = naive_per_example(model, x, y)
-    np.testing.assert_allclose(ghost_norms(model, x, y), [flat_norm(g) for g in naive], rtol=2e-4)
-    # the clipped sum, in the kernel's (kh, kw, cin) order whatever order the patches were unfolded in
-    clip = 0.05
-    dp = DPSGD(model, clip_norm=clip, noise_multiplier=0, expected_batch_size=len(x), seed=0)
-    summed, _, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
-    for i, got in enumerate(summed):
-        want = np.sum([grads[i] * min(1.0, clip / flat_norm(grads)) for grads in naive], axis=0)
-        np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
+    assert_norms_and_clipped_sum_match_naive(model, x, y)  # the sum in the kernel's (kh, kw, cin) order
 
 
 @pytest.mark.parametrize("shape", [(6,), (5, 6), (20, 3)])  # (20, 3): T^2 > d c, per-example gradients
@@ -98,14 +102,7 @@ def test_dense_ghost_norms_and_clipped_sums_match_naive(shape):
     units = 2 if shape == (20, 3) else 8
     model = sequential(shape, [L.Dense(units), L.ReLU(), *extra, L.Dense(10, use_bias=len(shape) == 1)])
     x, y = random_batch(shape)
-    naive = naive_per_example(model, x, y)
-    np.testing.assert_allclose(ghost_norms(model, x, y), [flat_norm(g) for g in naive], rtol=2e-4)
-    clip = 0.05
-    dp = DPSGD(model, clip_norm=clip, noise_multiplier=0, expected_batch_size=len(x), seed=0)
-    summed, _, _, _ = dp.clipped_sum(tf.constant(x), tf.constant(y))
-    for i, got in enumerate(summed):
-        want = np.sum([grads[i] * min(1.0, clip / flat_norm(grads)) for grads in naive], axis=0)
-        np.testing.assert_allclose(got.numpy(), want, rtol=2e-3, atol=1e-6)
+    assert_norms_and_clipped_sum_match_naive(model, x, y)
 
 
 def test_embedding_ghost_norms_match_naive_with_repeated_ids():
