@@ -33,3 +33,33 @@ def test_the_sidebar_warns_when_the_server_is_reachable_from_other_machines(monk
 def test_no_traceback_reaches_the_browser():
     config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_streamlit_run_serves_app_py_as_an_st_app_with_the_preloading_lifespan():
+    """`streamlit run app.py` finds the st.App (by reading the file, as its CLI does) and serves the script
+    with it; the script itself, run per session, is the router (AppTest runs it as __main__ above)."""
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(Path(__file__).resolve().parents[1] / "app.py")
+    assert found.is_asgi_app and found.app_name == "app"
+
+
+def test_the_server_preloads_the_home_pages_modules_and_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, sys, time
+from dpviz.ui import server
+async def start():
+    async with server.lifespan(None):
+        pass
+asyncio.run(start())
+deadline = time.time() + 60
+while not all(m in sys.modules for m in server.PRELOAD) and time.time() < deadline:
+    time.sleep(0.05)
+loaded = all(m in sys.modules for m in server.PRELOAD), "dp_accounting.rdp.rdp_privacy_accountant" in sys.modules
+print(*loaded, any(m.split(".")[0] in ("tensorflow", "keras") for m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", "True", "False"], out.stderr[-2000:]
