@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
-from dpviz.runs.store import SqliteRunStore
+from dpviz.runs.store import SqliteRunStore, StoreUnavailable
 from dpviz.training.config import schedule_key
 from dpviz.validation import ValidationError
 
@@ -97,6 +99,43 @@ def keep_warm(store: SqliteRunStore) -> int:
     for _ in range(missing):
         spawn_worker(store, warm=True)
     return missing
+
+
+WARM_DELAY_SECONDS = 5.0
+
+
+def warm_delay() -> float:
+    """Seconds between the app's start and its first warm-up (DPVIZ_WARM_DELAY_SECONDS, default 5)."""
+    value = os.environ.get("DPVIZ_WARM_DELAY_SECONDS")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+    return WARM_DELAY_SECONDS
+
+
+def keep_warm_later(store: SqliteRunStore, delay: float | None = None) -> threading.Timer | None:
+    """`keep_warm` after `delay` seconds (default `warm_delay()`), on a daemon timer thread.
+
+    The app's first page is drawn first: two workers starting Python and a 3-6 s TensorFlow import
+    beside it delayed a fresh start's first epsilon by 0.2-0.6 s on 2 cores. A run submitted sooner
+    does not wait for the timer: `submit_pair` starts its workers at once. None where workers would not
+    stay (as `keep_warm`, decided now, not when the timer fires).
+    """
+    from dpviz.runs.worker import idle_seconds
+
+    if idle_seconds() <= 0:
+        return None
+
+    def warm() -> None:
+        with contextlib.suppress(StoreUnavailable, OSError):  # a store that cannot be used is the page's to report
+            keep_warm(store)
+
+    timer = threading.Timer(warm_delay() if delay is None else delay, warm)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def spawn_worker(store: SqliteRunStore, *, warm: bool = False) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dpviz.runs.launcher import keep_warm, reap
+from dpviz.runs.launcher import keep_warm, keep_warm_later, reap
 from dpviz.runs.store import SqliteRunStore, StoreUnavailable, default_home, move_aside
 
 
@@ -27,17 +27,19 @@ _warm_checked = [0.0]
 
 def warm_workers() -> None:
     """Keep TensorFlow-loaded workers waiting (at most one check every 20 s per server): the app calls
-    this as it starts and the Train page on every run, so "Train" never waits for an import. A store
-    that cannot be used is left to the page to report."""
+    this as it starts (the first warm-up comes `launcher.warm_delay()` later, once the first page is
+    drawn) and the Train page on every run, so "Train" rarely waits for an import. A store that cannot
+    be used is left to the page to report."""
     import time
 
     if time.monotonic() - _warm_checked[0] < WARM_CHECK_SECONDS:
         return
+    first = _warm_checked[0] == 0.0
     _warm_checked[0] = time.monotonic()
     try:
         store = _store(str(default_home()))
         store.ensure_created()
-        keep_warm(store)
+        (keep_warm_later if first else keep_warm)(store)  # the server's first page is drawn before any import
     except (StoreUnavailable, OSError):
         pass
 

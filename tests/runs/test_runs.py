@@ -267,6 +267,41 @@ def test_keep_warm_starts_workers_before_any_run_and_only_where_they_stay(store,
     assert wait_for(lambda: store.worker_pids() == [], timeout=15)
 
 
+def test_the_first_warm_up_waits_so_that_the_first_page_is_drawn_first(store, fake_env, monkeypatch):
+    monkeypatch.setenv("DPVIZ_WORKER_IDLE_SECONDS", "2")
+    store.ensure_created()
+    timer = launcher.keep_warm_later(store, delay=1.5)
+    time.sleep(0.5)
+    assert store.worker_pids() == []  # nothing started yet
+    timer.join(timeout=10)
+    assert len(store.worker_pids()) == 2
+    assert wait_for(lambda: store.worker_pids() == [], timeout=15)
+
+
+def test_a_run_submitted_before_the_warm_up_starts_at_once(store, fake_env, monkeypatch):
+    monkeypatch.setenv("DPVIZ_WORKER_IDLE_SECONDS", "2")
+    store.ensure_created()
+    timer = launcher.keep_warm_later(store, delay=30)
+    started = time.time()
+    run_id = launcher.submit_pair(store, CONFIG, baseline=False)["private"]
+    assert wait_for(lambda: store.get(run_id).status == "completed", timeout=20)
+    assert time.time() - started < 20
+    timer.cancel()
+
+
+def test_no_warm_up_is_scheduled_where_workers_would_not_stay(store, fake_env, monkeypatch):
+    monkeypatch.delenv("DPVIZ_WORKER_IDLE_SECONDS", raising=False)  # a trainer double: nothing to keep warm
+    assert launcher.keep_warm_later(store, delay=0) is None
+
+
+def test_the_warm_delay_is_read_from_the_environment(monkeypatch):
+    monkeypatch.delenv("DPVIZ_WARM_DELAY_SECONDS", raising=False)
+    assert launcher.warm_delay() == launcher.WARM_DELAY_SECONDS
+    for raw, expected in (("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("soon", launcher.WARM_DELAY_SECONDS)):
+        monkeypatch.setenv("DPVIZ_WARM_DELAY_SECONDS", raw)
+        assert launcher.warm_delay() == expected
+
+
 def test_progress_carries_a_loss_trace_and_a_step_rate(store, fake_env):
     run_id = launcher.submit_pair(store, CONFIG, baseline=False)["private"]
     assert wait_for(lambda: store.get(run_id).status == "completed")
