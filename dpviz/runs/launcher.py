@@ -119,7 +119,7 @@ def keep_warm_later(store: SqliteRunStore, delay: float | None = None) -> thread
     """`keep_warm` after `delay` seconds (default `warm_delay()`), on a daemon timer thread.
 
     The app's first page is drawn first: two workers starting Python and a 3-6 s TensorFlow import
-    beside it delayed a fresh start's first epsilon by 0.2-0.6 s on 2 cores. A run submitted sooner
+    beside it delayed a fresh start's first epsilon by 0.1-0.6 s on 2 cores. A run submitted sooner
     does not wait for the timer: `submit_pair` starts its workers at once. None where workers would not
     stay (as `keep_warm`, decided now, not when the timer fires).
     """
