@@ -1,8 +1,19 @@
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_home(tmp_path_factory):
+    """No test touches the user's ~/.dpviz, and an app an AppTest runs keeps no TensorFlow workers warm
+    (they outlived the test and imported TensorFlow beside the next ones); a test that wants workers to
+    stay sets DPVIZ_WORKER_IDLE_SECONDS itself."""
+    os.environ.setdefault("DPVIZ_HOME", str(tmp_path_factory.mktemp("dpviz-home")))
+    os.environ.setdefault("DPVIZ_WORKER_IDLE_SECONDS", "0")
 
 
 def plot_values(values) -> list:

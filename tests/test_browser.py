@@ -47,6 +47,7 @@ def server(tmp_path):
         pytest.fail("chromium is missing: `make chromium` installs it (make test does)")
     port = free_port()
     env = {**os.environ, "DPVIZ_HOME": str(tmp_path / "home"), "DPVIZ_MAX_WORKERS": "2", "TMPDIR": str(tmp_path)}
+    env["DPVIZ_WORKER_IDLE_SECONDS"] = "300"  # warm workers, as a user's app keeps them
     env.pop("DPVIZ_TRAINER", None)  # the real engine
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - the server writes it until the fixture ends
     process = subprocess.Popen(
