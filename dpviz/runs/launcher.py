@@ -106,13 +106,9 @@ WARM_DELAY_SECONDS = 5.0
 
 def warm_delay() -> float:
     """Seconds between the app's start and its first warm-up (DPVIZ_WARM_DELAY_SECONDS, default 5)."""
-    value = os.environ.get("DPVIZ_WARM_DELAY_SECONDS")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    return WARM_DELAY_SECONDS
+    from dpviz.runs.worker import seconds_from_env
+
+    return seconds_from_env("DPVIZ_WARM_DELAY_SECONDS", WARM_DELAY_SECONDS)
 
 
 def keep_warm_later(store: SqliteRunStore, delay: float | None = None) -> threading.Timer | None:

@@ -24,16 +24,19 @@ DEFAULT_TRAINER = "dpviz.training.engine:train"
 IDLE_SECONDS = 300.0
 
 
+def seconds_from_env(name: str, default: float) -> float:
+    """A duration from the environment variable `name`: at least 0, `default` when unset or not a number."""
+    try:
+        return max(0.0, float(os.environ[name]))
+    except (KeyError, ValueError):
+        return default
+
+
 def idle_seconds() -> float:
     """How long a worker waits for more runs with its trainer loaded (DPVIZ_WORKER_IDLE_SECONDS, default
     300). A trainer double loads nothing worth keeping warm, so with one the default is 0."""
-    value = os.environ.get("DPVIZ_WORKER_IDLE_SECONDS")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    return IDLE_SECONDS if os.environ.get("DPVIZ_TRAINER", DEFAULT_TRAINER) == DEFAULT_TRAINER else 0.0
+    real = os.environ.get("DPVIZ_TRAINER", DEFAULT_TRAINER) == DEFAULT_TRAINER
+    return seconds_from_env("DPVIZ_WORKER_IDLE_SECONDS", IDLE_SECONDS if real else 0.0)
 
 
 def load_trainer():
