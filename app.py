@@ -3,9 +3,9 @@
 import streamlit as st
 
 if __name__ != "__main__":  # imported by `streamlit run app.py`, which serves this script with this ASGI app
-    from dpviz.ui.server import lifespan
+    from dpviz.ui.server import MIDDLEWARE, lifespan
 
-    app = st.App(__file__, lifespan=lifespan)
+    app = st.App(__file__, lifespan=lifespan, middleware=MIDDLEWARE)
 else:  # a run of the script, per session and rerun
     from dpviz.ui.entry import exposure_notice, resume_deep_link
     from dpviz.ui.runs_state import warm_workers
