@@ -54,6 +54,19 @@ def test_the_installed_streamlit_has_every_first_paint_chunk():
     assert len(chunks) > len(FIRST_PAINT)  # and what they import
 
 
+def test_an_unreadable_build_preloads_nothing_and_the_server_still_starts(monkeypatch):
+    def unreadable(names):
+        raise PermissionError("static/js")
+
+    monkeypatch.setattr(chunk_preload, "chunk_closure", unreadable)
+    chunk_preload.first_paint_chunks.cache_clear()
+    try:
+        ChunkPreloadMiddleware(streaming_app(b"text/html", [HTML]))
+        assert chunk_preload.first_paint_chunks() == ()
+    finally:
+        chunk_preload.first_paint_chunks.cache_clear()
+
+
 def test_inject_adds_only_missing_links_before_head_end():
     out = inject(HTML, ["Metric.x.js", "index.abc.js"])
     assert out.count(b"modulepreload") == 1

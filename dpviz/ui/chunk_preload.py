@@ -68,7 +68,11 @@ def inject(html: bytes, chunks: Iterable[str]) -> bytes:
 
 @cache
 def first_paint_chunks() -> tuple[str, ...]:
-    return tuple(chunk_closure(FIRST_PAINT))
+    """The chunks every page preloads; none if Streamlit's build cannot be read (the page still works)."""
+    try:
+        return tuple(chunk_closure(FIRST_PAINT))
+    except OSError:
+        return ()
 
 
 class ChunkPreloadMiddleware:
