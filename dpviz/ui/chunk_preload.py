@@ -80,7 +80,7 @@ class ChunkPreloadMiddleware:
 
     def __init__(self, app):
         self.app = app
-        first_paint_chunks()  # about 10 ms, while the server starts
+        first_paint_chunks()  # a few milliseconds, while the server starts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "GET":
