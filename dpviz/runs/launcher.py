@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from dpviz.runs.store import SqliteRunStore, StoreUnavailable
+from dpviz.runs.worker import seconds_from_env
 from dpviz.training.config import schedule_key
 from dpviz.validation import ValidationError
 
@@ -106,8 +107,6 @@ WARM_DELAY_SECONDS = 5.0
 
 def warm_delay() -> float:
     """Seconds between the app's start and its first warm-up (DPVIZ_WARM_DELAY_SECONDS, default 5)."""
-    from dpviz.runs.worker import seconds_from_env
-
     return seconds_from_env("DPVIZ_WARM_DELAY_SECONDS", WARM_DELAY_SECONDS)
 
 
