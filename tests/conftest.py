@@ -1,4 +1,11 @@
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +21,70 @@ def _no_user_home(tmp_path_factory):
     stay sets DPVIZ_WORKER_IDLE_SECONDS itself."""
     os.environ.setdefault("DPVIZ_HOME", str(tmp_path_factory.mktemp("dpviz-home")))
     os.environ.setdefault("DPVIZ_WORKER_IDLE_SECONDS", "0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_app(folder: Path, env: dict):
+    """`streamlit run app.py` on a free loopback port, its data in folder/home and its log in
+    folder/streamlit.log (`env` adds to the environment; None unsets): yields the URL once the server is
+    healthy, then stops the workers the app started and the server. A server that exits or is not healthy
+    within 60 s fails with its log's tail."""
+    port = free_port()
+    env = {k: v for k, v in {**os.environ, "DPVIZ_HOME": str(folder / "home"), **env}.items() if v is not None}
+    log_path = folder / "streamlit.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - the server writes it until the server stops
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline or process.poll() is not None:
+                raise RuntimeError(log_path.read_text()[-2000:])
+            time.sleep(0.2)
+        yield url
+    finally:
+        from dpviz.runs.store import SqliteRunStore
+
+        for pid in SqliteRunStore(Path(env["DPVIZ_HOME"])).worker_pids():  # the warm workers the app started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
 
 
 def plot_values(values) -> list:

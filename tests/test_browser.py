@@ -5,23 +5,17 @@ with the settings, a real (tiny) DP-SGD training pair, the Runs page's downloads
 Screenshots go to $DPVIZ_SCREENSHOTS (`make screenshots` writes the README's into docs/).
 """
 
-import contextlib
 import io
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import streamlit_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,65 +29,15 @@ ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is missing: `make chromium` installs it (make test does)")
-    port = free_port()
-    env = {**os.environ, "DPVIZ_HOME": str(tmp_path / "home"), "DPVIZ_MAX_WORKERS": "2", "TMPDIR": str(tmp_path)}
+    env = {"DPVIZ_MAX_WORKERS": "2", "TMPDIR": str(tmp_path)}
     env["DPVIZ_WORKER_IDLE_SECONDS"] = "300"  # warm workers, as a user's app keeps them
-    env.pop("DPVIZ_TRAINER", None)  # the real engine
-    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - the server writes it until the fixture ends
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or process.poll() is not None:
-            raise RuntimeError((tmp_path / "streamlit.log").read_text()[-2000:])
-        time.sleep(0.2)
-    yield url
-    from dpviz.runs.store import SqliteRunStore
-
-    for pid in SqliteRunStore(tmp_path / "home").worker_pids():  # the warm workers the app started
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    env["DPVIZ_TRAINER"] = None  # the real engine
+    with streamlit_app(tmp_path, env) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,12 +1,7 @@
 """The first paint's element chunks are preloaded by every HTML page the server sends."""
 
 import asyncio
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -14,8 +9,8 @@ import pytest
 
 from dpviz.ui import chunk_preload
 from dpviz.ui.chunk_preload import FIRST_PAINT, ChunkPreloadMiddleware, chunk_closure, inject
+from tests.conftest import streamlit_app
 
-ROOT = Path(__file__).resolve().parents[1]
 HTML = b'<html><head><script type="module" src="./static/js/index.abc.js"></script></head><body></body></html>'
 
 
@@ -124,29 +119,12 @@ def test_middleware_passes_everything_else_through(monkeypatch, content_type, st
 
 
 def test_streamlit_run_app_py_serves_every_page_with_the_chunks_preloaded(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DPVIZ_HOME": str(tmp_path), "DPVIZ_WARM_DELAY_SECONDS": "600"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                home = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
-                break
-            except OSError:
-                assert time.time() < deadline, "the server did not start"
-                time.sleep(0.1)
-        train = urllib.request.urlopen(f"http://127.0.0.1:{port}/train", timeout=5).read()
-        for page in (home, train):
+    with streamlit_app(tmp_path, {"DPVIZ_WARM_DELAY_SECONDS": "600"}) as url:
+        for path in ("/", "/train"):
+            page = urllib.request.urlopen(url + path, timeout=5).read()
             linked = set(re.findall(rb'(?:href|src)="\./static/js/([^"]+)"', page))  # preloaded or the entry
             assert {c.encode() for c in chunk_preload.first_paint_chunks()} <= linked
             assert re.search(rb'rel="modulepreload" crossorigin href="\./static/js/Metric\.', page)
         metric = next(c for c in chunk_preload.first_paint_chunks() if c.startswith("Metric."))
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/js/{metric}", timeout=5) as response:
+        with urllib.request.urlopen(f"{url}/static/js/{metric}", timeout=5) as response:
             assert response.status == 200 and b"import" in response.read(200)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
