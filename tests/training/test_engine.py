@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from dpviz.audit import mean_exposure
 from dpviz.privacy.accountant import compute_epsilon
+from dpviz.training import ghost
 from dpviz.training.config import TrainConfig
 from dpviz.training.data import for_config, load
 from dpviz.training.engine import (
@@ -77,6 +78,7 @@ CONV_CASES = [
     dict(kernel=(3, 2), strides=(3, 1), padding="valid"),
     dict(kernel=8, strides=2, padding="same"),  # the tutorial CNN's first layer: direct per-example branch
     dict(kernel=5, strides=3, padding="same"),
+    dict(kernel=2, strides=2, padding="valid"),  # the kernel is one block: the blocks are the patches
 ]
 
 
@@ -94,6 +96,39 @@ def test_conv2d_ghost_norms_match_naive(case, channels):
     )
     x, y = random_batch((12, 12, channels))
     assert_norms_and_clipped_sum_match_naive(model, x, y)  # the sum in the kernel's (kh, kw, cin) order
+
+
+BLOCK_GRAM_CASES = [  # (input, filters, kernel, strides, padding): the ghost norm from the blocks' Gram matrix
+    ((13, 13, 16), 4, 4, 2, "valid"),  # the tutorial CNN's second layer, smaller
+    ((13, 13, 16), 16, 4, 2, "same"),  # odd size: TensorFlow pads one more row and column at the end
+    ((13, 9, 16), 16, (4, 2), (2, 1), "valid"),  # unequal strides
+    ((6, 6, 16), 8, 2, 2, "valid"),  # the kernel is one block
+]
+
+
+@pytest.mark.parametrize("shape, filters, kernel, strides, padding", BLOCK_GRAM_CASES)
+def test_conv2d_norms_from_the_blocks_gram_matrix_match_naive(shape, filters, kernel, strides, padding):
+    conv = L.Conv2D(filters, kernel, strides=strides, padding=padding)
+    model = sequential(shape, [conv, L.ReLU(), L.Flatten(), L.Dense(10)])
+    assert ghost.block_layout(conv, (None, *shape)) is not None  # the case tests what it says
+    x, y = random_batch(shape)
+    assert_norms_and_clipped_sum_match_naive(model, x, y)
+
+
+def test_the_tutorial_cnn_unfolds_its_first_layer_and_takes_the_gram_matrix_of_its_second():
+    model = build_model("cnn", (28, 28, 1))
+    first, second = [layer for layer in model.layers if isinstance(layer, L.Conv2D)]
+    assert ghost.block_layout(first, (None, 28, 28, 1)) is None  # T^2 > d c: per-example gradients
+    assert ghost.block_layout(second, (None, 13, 13, 16)) == (6, 6, 5, 5)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_patches_of_unknown_spatial_size_match_known(case):
+    conv = L.Conv2D(4, case["kernel"], strides=case["strides"], padding=case["padding"])
+    conv.build((None, 13, 11, 3))
+    x = tf.constant(random_batch((13, 11, 3))[0])
+    unknown = tf.function(lambda a: ghost.conv_patches(conv, a), input_signature=[tf.TensorSpec((None, None, None, 3))])
+    np.testing.assert_array_equal(unknown(x).numpy(), ghost.conv_patches(conv, x).numpy())
 
 
 @pytest.mark.parametrize("shape", [(6,), (5, 6), (20, 3)])  # (20, 3): T^2 > d c, per-example gradients
