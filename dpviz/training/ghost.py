@@ -159,10 +159,10 @@ def block_layout(layer, shape):
     example against 6,400 for the patches."""
     if not isinstance(layer, keras.layers.Conv2D) or len(shape) != 4 or None in tuple(shape[1:]):
         return None
-    (kh, kw), (sh, sw), padding = layer.kernel_size, layer.strides, layer.padding.upper()
     if not in_strides(layer):
         return None
-    _, h, w, cin = (int(n) for n in (0, *shape[1:]))
+    (kh, kw), (sh, sw), padding = layer.kernel_size, layer.strides, layer.padding.upper()
+    h, w, cin = (int(n) for n in shape[1:])
     oh, ow = _conv_output(h, kh, sh, padding), _conv_output(w, kw, sw, padding)
     if oh < 1 or ow < 1:
         return None
