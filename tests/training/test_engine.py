@@ -1,6 +1,7 @@
 """DP-SGD step correctness against per-example gradients computed the slow way."""
 
 import math
+import time
 
 import keras
 import numpy as np
@@ -505,3 +506,46 @@ def test_noise_drawn_with_the_batches_has_the_accounted_scale():
     step(rows, wb, zb)
     delta = model.layers[-1].kernel.numpy() - before
     assert delta.std() == pytest.approx(2.0 * 0.5 / 32, rel=0.1) and abs(delta.mean()) < 0.01
+
+
+class CountingNormals:
+    """A noise source that counts the batches made with it."""
+
+    def __init__(self):
+        self.made = 0
+
+    def standard_normal(self, size, dtype):
+        self.made += 1
+        return np.zeros(size, dtype)
+
+
+def made_by(source, count, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while source.made < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return source.made
+
+
+def test_prefetching_never_makes_an_epochs_batches_between_epochs():
+    """A pair alternates epochs: what one run's thread makes while the other trains would be paid for by the
+    other run's epoch, and handed free to its own next epoch."""
+    from dpviz.training.engine import Prefetcher
+
+    plan = [(1, step, np.arange(4)) for step in (1, 2, 3)] + [(2, step, np.arange(4)) for step in range(4, 12)]
+    source = CountingNormals()
+    feed = Prefetcher(iter(plan), noise=(source, 3))
+    batches = iter(feed)
+    try:
+        assert next(batches)[0] == 1
+        assert made_by(source, 3) == 3
+        time.sleep(0.3)
+        assert source.made == 3  # ahead within the epoch, never across its end
+        next(batches), next(batches)
+        assert next(batches)[:2] == (2, 4)  # the loop asked: the next epoch's first batch
+        time.sleep(0.3)  # the other run's epoch
+        assert source.made == 4
+        assert next(batches)[:2] == (2, 5)  # made when asked for, inside this epoch
+        assert made_by(source, 5 + Prefetcher.AHEAD) >= 5 + Prefetcher.AHEAD - 1  # then ahead again
+        assert [item[1] for item in batches] == list(range(6, 12))
+    finally:
+        feed.close()
