@@ -8,6 +8,7 @@ the same batches from the same initial weights, with the unclipped, noiseless su
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import queue
@@ -396,31 +397,30 @@ class Prefetcher:
             self._asked_event.wait(0.05)
         return False
 
+    def _batch(self, epoch: int, step: int, idx: np.ndarray) -> tuple:
+        rows = -(-max(len(idx), 1) // self.BUCKET) * self.BUCKET
+        padded = np.zeros(rows, dtype=np.int64)
+        padded[: len(idx)] = idx
+        weights = np.zeros(rows, dtype=np.float32)
+        weights[: len(idx)] = 1.0
+        z = None
+        if self._noise is not None:
+            rng, size = self._noise
+            z = tf.constant(rng.standard_normal(size, dtype=np.float32))
+        return epoch, step, tf.constant(padded), tf.constant(weights), z
+
     def _fill(self, plan) -> None:
         try:
-            first_epoch = last_epoch = None
-            in_epoch = seen = 0
-            for epoch, step, idx in plan:
-                first_epoch = epoch if first_epoch is None else first_epoch
-                in_epoch = in_epoch + 1 if epoch == last_epoch else 1
-                on_demand = epoch != first_epoch and in_epoch <= self.ON_DEMAND
-                last_epoch = epoch
-                if on_demand and not self._demanded(seen):
-                    return
-                rows = -(-max(len(idx), 1) // self.BUCKET) * self.BUCKET
-                padded = np.zeros(rows, dtype=np.int64)
-                padded[: len(idx)] = idx
-                weights = np.zeros(rows, dtype=np.float32)
-                weights[: len(idx)] = 1.0
-                z = None
-                if self._noise is not None:
-                    rng, size = self._noise
-                    z = tf.constant(rng.standard_normal(size, dtype=np.float32))
-                item = (epoch, step, tf.constant(padded), tf.constant(weights), z)
-                with self._lock:
-                    seen = self._asked
-                if not self._put(item):
-                    return
+            seen = 0
+            for epoch_index, (_, planned) in enumerate(itertools.groupby(plan, key=lambda planned: planned[0])):
+                for in_epoch, (epoch, step, idx) in enumerate(planned):
+                    if epoch_index and in_epoch < self.ON_DEMAND and not self._demanded(seen):
+                        return
+                    item = self._batch(epoch, step, idx)
+                    with self._lock:
+                        seen = self._asked
+                    if not self._put(item):
+                        return
         except BaseException as err:  # noqa: BLE001 - raised again in the training loop's thread
             self._put(err)
             return
