@@ -39,22 +39,8 @@ def streamlit_app(folder: Path, env: dict):
     env = {k: v for k, v in {**os.environ, "DPVIZ_HOME": str(folder / "home"), **env}.items() if v is not None}
     log_path = folder / "streamlit.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the server writes it until the server stops
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+    process = subprocess.Popen(  # headless, loopback only, no usage stats: the project's .streamlit/config.toml
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
