@@ -123,6 +123,8 @@ def test_dashboard_end_to_end(server, browser, tmp_path):
         page.screenshot(path=str(tmp_path / "failure.png"))
         print(f"screenshot of the failure: {tmp_path / 'failure.png'}; server log: {tmp_path / 'streamlit.log'}")
         print("the server log ends:\n" + (tmp_path / "streamlit.log").read_text(errors="replace")[-3000:])
+        for log in sorted((tmp_path / "home" / "verifications").glob("*.log")):
+            print(f"{log.name} ends:\n" + log.read_text(errors="replace")[-3000:])
         raise
 
 
@@ -273,7 +275,9 @@ def walk_through(page, server, browser, tmp_path):
     canaries.press("Enter")
     idle(page)
     page.get_by_role("button", name="Verify this implementation").click()
+    clicked = time.perf_counter()
     page.get_by_text("Consistent with its claim").wait_for(timeout=120_000)
+    report(tmp_path, "verify click -> verdict", time.perf_counter() - clicked)
     assert float(metric(page, "ε ≥ (f-DP one-run)")) < float(metric(page, "ε claimed (this run)"))
     page.get_by_test_id("stPlotlyChart").get_by_text("included canaries").first.wait_for()
     page.get_by_text("Earlier verifications (1)").wait_for()  # kept for a reload or another session
