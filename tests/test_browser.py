@@ -123,8 +123,9 @@ def test_dashboard_end_to_end(server, browser, tmp_path):
         page.screenshot(path=str(tmp_path / "failure.png"))
         print(f"screenshot of the failure: {tmp_path / 'failure.png'}; server log: {tmp_path / 'streamlit.log'}")
         print("the server log ends:\n" + (tmp_path / "streamlit.log").read_text(errors="replace")[-3000:])
-        for log in sorted((tmp_path / "home" / "verifications").glob("*.log")):
-            print(f"{log.name} ends:\n" + log.read_text(errors="replace")[-3000:])
+        for kept in sorted((tmp_path / "home" / "verifications").glob("*.*")):
+            if kept.suffix in (".log", ".json"):
+                print(f"{kept.name} ends:\n" + kept.read_text(errors="replace")[-3000:])
         raise
 
 
@@ -276,6 +277,10 @@ def walk_through(page, server, browser, tmp_path):
     idle(page)
     page.get_by_role("button", name="Verify this implementation").click()
     clicked = time.perf_counter()
+    kept = tmp_path / "home" / "verifications"
+    while not list(kept.glob("*.json")) and time.perf_counter() - clicked < 30:
+        page.wait_for_timeout(100)
+    assert list(kept.glob("*.json")), "the click on Verify started no verification within 30 s"
     page.get_by_text("Consistent with its claim").wait_for(timeout=120_000)
     report(tmp_path, "verify click -> verdict", time.perf_counter() - clicked)
     assert float(metric(page, "ε ≥ (f-DP one-run)")) < float(metric(page, "ε claimed (this run)"))

@@ -15,6 +15,14 @@ SAMPLER_LABELS = {
 }
 
 
+def stop_polling_when_done(was_active: bool, active: bool) -> None:
+    """Inside a polling fragment: once what it watched has finished, redraw the page once, whose fragment
+    then no longer polls. A fragment that went on redrawing its charts every second for nothing could
+    also swallow a click on the page (its redraws race the click's rerun)."""
+    if was_active and not active:
+        st.rerun()
+
+
 def number_text(container, label: str, *, key: str, default: str = "", **options) -> str:
     """A number typed as text, returned as typed (stripped) for the server to validate.
 

@@ -18,7 +18,15 @@ from dpviz.runs.launcher import cancel_sweep
 from dpviz.runs.store import ACTIVE, STATUSES, SqliteRunStore, parse_tags
 from dpviz.training.config import HYPERPARAMETER_LABELS, HYPERPARAMETERS
 from dpviz.ui import audit_view
-from dpviz.ui.common import MISSING, column_config, invalid_banner, seed_from_url, statement_downloads, write_url
+from dpviz.ui.common import (
+    MISSING,
+    column_config,
+    invalid_banner,
+    seed_from_url,
+    statement_downloads,
+    stop_polling_when_done,
+    write_url,
+)
 from dpviz.validation import ValidationError
 
 MAX_DEFAULT_SELECTION = 30
@@ -369,6 +377,7 @@ def render(store: SqliteRunStore) -> None:
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def body():
         current = load(store)
+        stop_polling_when_done(active, not current.empty and bool(current["status"].isin(ACTIVE).any()))
         sweeps_panel(store, current)
         shown = filters(current)
         init_selection(shown)

@@ -36,6 +36,7 @@ from dpviz.ui.common import (
     invalid_banner,
     seed_from_url,
     statement_downloads,
+    stop_polling_when_done,
     write_url,
 )
 from dpviz.ui.settings import CUSTOM, parse_delta, parse_target, set_values
@@ -339,6 +340,7 @@ def sweep_panel(store: SqliteRunStore, sweep_id: str) -> None:
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def panel():
         runs = store.list(sweep_id=sweep_id)
+        stop_polling_when_done(active, any(r.active for r in runs))
         if any(r.status == "queued" for r in runs):
             ensure_workers(store)
         frame = runs_frame(runs).iloc[::-1]
@@ -371,6 +373,7 @@ def live_panel(store: SqliteRunStore, group_id: str, target: float | None) -> No
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def panel():
         current = {r.kind: r for r in store.list(group_id=group_id)}
+        stop_polling_when_done(active, any(r.active for r in current.values()))
         if any(r.status == "queued" for r in current.values()):
             ensure_workers(store)
         series = {

@@ -20,6 +20,7 @@ from dpviz.ui.common import (
     invalid_banner,
     seed_from_url,
     statement_downloads,
+    stop_polling_when_done,
     write_url,
 )
 from dpviz.ui.settings import CUSTOM, choice_setting, parse_delta, set_values, settings, text_setting
@@ -224,8 +225,7 @@ def study_panel(store: SqliteRunStore) -> None:
         if record.status == "running" and st.button("Cancel study", key="tu_cancel"):
             request_cancel(store.home, record.id)
             st.toast("Asked the study to stop; running trials are cancelled within a second.")
-        if active and record.status != "running":
-            st.rerun()  # finished: redraw the page once, with the apply button and without the timer
+        stop_polling_when_done(active, record.status == "running")  # then the apply button shows
 
     panel()
 
