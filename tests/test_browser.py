@@ -123,8 +123,8 @@ def test_dashboard_end_to_end(server, browser, tmp_path):
         page.screenshot(path=str(tmp_path / "failure.png"))
         print(f"screenshot of the failure: {tmp_path / 'failure.png'}; server log: {tmp_path / 'streamlit.log'}")
         print("the server log ends:\n" + (tmp_path / "streamlit.log").read_text(errors="replace")[-3000:])
-        for kept in sorted((tmp_path / "home" / "verifications").glob("*.*")):
-            if kept.suffix in (".log", ".json"):
+        for pattern in ("*.json", "*.log"):
+            for kept in sorted((tmp_path / "home" / "verifications").glob(pattern)):
                 print(f"{kept.name} ends:\n" + kept.read_text(errors="replace")[-3000:])
         raise
 

@@ -363,6 +363,10 @@ def summary(selection: pd.DataFrame) -> None:
 POLL_SECONDS = 3.0
 
 
+def _any_active(runs: pd.DataFrame) -> bool:
+    return not runs.empty and bool(runs["status"].isin(ACTIVE).any())
+
+
 def render(store: SqliteRunStore) -> None:
     """The whole page; refreshes itself every few seconds while any run is queued or running."""
     frame = load(store)
@@ -372,12 +376,12 @@ def render(store: SqliteRunStore) -> None:
             "(sidebar); every run is kept here to compare and export."
         )
         return
-    active = frame["status"].isin(ACTIVE).any()
+    active = _any_active(frame)
 
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def body():
         current = load(store)
-        stop_polling_when_done(active, not current.empty and bool(current["status"].isin(ACTIVE).any()))
+        stop_polling_when_done(active, _any_active(current))
         sweeps_panel(store, current)
         shown = filters(current)
         init_selection(shown)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dpviz.training.config import TrainConfig
-from dpviz.ui.common import invalid_banner
+from dpviz.ui.common import invalid_banner, stop_polling_when_done
 from dpviz.validation import ValidationError, require_int
 from dpviz.verify import records
 from dpviz.verify.config import DEFAULT_CANARIES, KINDS, VerifyConfig
@@ -120,8 +120,7 @@ def verification_panel(home, record_id: str) -> None:
             if not running:
                 st.rerun()
             return
-        if running:  # it has just finished: redraw the whole tab, whose poll can stop
-            st.rerun()
+        stop_polling_when_done(running, False)  # it has just finished: redraw the tab, whose poll stops
         if status == "failed":
             st.error(f"The verification failed: {current.get('error', 'unknown error')}")
         elif status == "cancelled":

@@ -15,7 +15,7 @@ def test_the_page_is_redrawn_once_when_its_work_finishes(monkeypatch, was_active
     assert len(calls) == reruns
 
 
-@pytest.mark.parametrize("module", ["train_view", "runs_view", "tune_view"])
+@pytest.mark.parametrize("module", ["train_view", "runs_view", "tune_view", "verify_view"])
 def test_every_polling_panel_stops_when_done(module):
     """Each page whose fragment polls while work runs calls the rule inside that fragment."""
     import importlib
