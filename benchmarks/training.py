@@ -6,7 +6,7 @@ Reports, for each model:
   interleaved measurements of each);
 - the whole loop, through `python -m dpviz train` itself (the private run and its baseline in one
   run, the last epoch's figures), as users run it, with its own thread rule
-  (`devices.pair_intra_op_threads`; the bare step keeps TensorFlow's default threads, so the loop's
+  (`devices.pair_threads`; the bare step keeps TensorFlow's default threads, so the loop's
   baseline is compared with the default's). The goal's command trains 12,000 examples, so its timed
   epoch is short (about 0.5 s for the CNN, 0.1 s for the MLP, on 2 cores) and single runs scatter;
   --examples 60000 times an epoch five times longer;

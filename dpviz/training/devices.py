@@ -14,6 +14,7 @@ import tensorflow as tf
 
 SLOT_ENV = "DPVIZ_WORKER_SLOT"  # set by the launcher: the worker's index, for the round robin
 MEMORY_ENV = "DPVIZ_GPU_MEMORY_MB"  # a fixed share of the GPU per worker instead of memory growth
+USER_THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # the user's choice wins over the pair rule
 XLA_ENV = "DPVIZ_XLA"  # "0" or "1" overrides the rule (XLA on a GPU, not on the CPU, where it was slower)
 
 
@@ -77,29 +78,45 @@ def use_xla() -> bool:
 DENSE_ONLY = ("mlp", "logreg")  # models whose steps are a few small matmuls
 
 
-def pair_intra_op_threads(model: str, cores: int | None = None) -> int | None:
-    """Threads per op for one process that trains a pair of `model` on the CPU, or None: TensorFlow's default.
+@dataclass(frozen=True)
+class PairThreads:
+    """TensorFlow's CPU threads for a process that trains a pair: threads per op, and ops at a time."""
 
-    Measured through `dpviz train` on 2 cores: with one thread per op and two ops at a time, the MLP's
-    baseline ran about 5 % faster than with the default and its DP-SGD run about 18 % faster (its noise,
-    drawn on a thread of its own, then finds a free core); the CNN's baseline ran 12-18 % slower, so a
-    convolutional model keeps the default.
+    intra_op: int
+    inter_op: int
+
+
+def pair_threads(model: str, cores: int | None = None) -> PairThreads | None:
+    """The CPU threads for one process that trains a pair of `model`, or None: TensorFlow's default.
+
+    A dense-only model gets half the cores per op and one op at a time; the other half is left to the
+    private run's noise, drawn on a thread of its own (`engine.Prefetcher`). Measured through `dpviz train`
+    on 2 cores: one thread per op ran the MLP's baseline about 5 % faster than the default and its
+    DP-SGD run about 18 % faster; one op at a time then took the MLP's DP-SGD / baseline ratio from a
+    median of 0.80x to 0.90x (12 interleaved runs of each; the baseline within 3 %), because the step's
+    ops, a chain of small matmuls, gained nothing from running two at a time, and the second op had
+    taken the core the noise was drawn on. The CNN's baseline ran 12-18 % slower with one thread per
+    op, so a convolutional model keeps the default.
     """
     if model not in DENSE_ONLY:
         return None
-    return max(1, (cores or os.cpu_count() or 1) // 2)
+    return PairThreads(intra_op=max(1, (cores or os.cpu_count() or 1) // 2), inter_op=1)
 
 
-def configure_pair_threads(model: str) -> int | None:
-    """Apply `pair_intra_op_threads` before TensorFlow starts; returns the threads set, or None.
+def configure_pair_threads(model: str) -> PairThreads | None:
+    """Apply `pair_threads` before TensorFlow starts; returns the threads set, or None.
 
-    Leaves TensorFlow's choice on a GPU, when $TF_NUM_INTRAOP_THREADS is set, or once TensorFlow has started.
+    Leaves TensorFlow's choice on a GPU, when $TF_NUM_INTRAOP_THREADS or $TF_NUM_INTEROP_THREADS is
+    set, or once TensorFlow has started.
     """
-    threads = pair_intra_op_threads(model)
-    if threads is None or os.environ.get("TF_NUM_INTRAOP_THREADS") or tf.config.list_physical_devices("GPU"):
+    threads = pair_threads(model)
+    if threads is None or any(os.environ.get(name) for name in USER_THREAD_ENV):
+        return None
+    if tf.config.list_physical_devices("GPU"):
         return None
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_intra_op_parallelism_threads(threads.intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(threads.inter_op)
     except RuntimeError:  # TensorFlow already started: its thread pools are fixed
         return None
     return threads
@@ -110,7 +127,13 @@ def describe() -> str:
     logical = tf.config.list_logical_devices("GPU")
     if not logical:
         threads = tf.config.threading.get_intra_op_parallelism_threads()
-        return f"CPU, {threads} thread{'s' if threads != 1 else ''} per op" if threads else "CPU"
+        ops = tf.config.threading.get_inter_op_parallelism_threads()
+        parts = ["CPU"]
+        if threads:
+            parts.append(f"{threads} thread{'s' if threads != 1 else ''} per op")
+        if ops:
+            parts.append(f"{ops} op{'s' if ops != 1 else ''} at a time")
+        return ", ".join(parts)
     name = logical[0].name
     try:
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])

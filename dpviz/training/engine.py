@@ -96,7 +96,7 @@ def configure_threads(intra_op: int) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(max(1, int(intra_op)))
 
 
-def configure_pair_threads(model: str) -> int | None:
+def configure_pair_threads(model: str) -> devices.PairThreads | None:
     """The CPU thread rule for a process that trains one pair (`dpviz train`): `devices.configure_pair_threads`."""
     return devices.configure_pair_threads(model)
 

@@ -86,30 +86,41 @@ def test_without_a_gpu_nothing_is_forced(monkeypatch):
     assert devices.setup(0).gpu is None and not touched and devices.describe() == "CPU"
 
 
-@pytest.mark.parametrize("model, cores, threads", [("mlp", 2, 1), ("logreg", 8, 4), ("mlp", 1, 1), ("cnn", 2, None)])
-def test_a_dense_pair_runs_one_op_per_core_pair_and_a_conv_pair_keeps_the_default(model, cores, threads):
-    assert devices.pair_intra_op_threads(model, cores) == threads
+@pytest.mark.parametrize(
+    "model, cores, threads",
+    [("mlp", 2, (1, 1)), ("logreg", 8, (4, 1)), ("mlp", 1, (1, 1)), ("cnn", 2, None), ("cnn", 8, None)],
+)
+def test_a_dense_pair_runs_one_op_at_a_time_on_half_the_cores_and_a_conv_pair_keeps_the_default(model, cores, threads):
+    expected = devices.PairThreads(*threads) if threads else None
+    assert devices.pair_threads(model, cores) == expected
 
 
 @pytest.fixture
 def threading_calls(monkeypatch):
     calls = []
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", calls.append)
-    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", lambda n: calls.append(("intra", n)))
+    monkeypatch.setattr(tf.config.threading, "set_inter_op_parallelism_threads", lambda n: calls.append(("inter", n)))
+    for name in devices.USER_THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
     return calls
 
 
 def test_the_pair_thread_rule_is_applied_on_the_cpu(threading_calls):
-    assert devices.configure_pair_threads("mlp") == devices.pair_intra_op_threads("mlp")
-    assert threading_calls == [devices.pair_intra_op_threads("mlp")]
-    assert devices.configure_pair_threads("cnn") is None and len(threading_calls) == 1
+    rule = devices.pair_threads("mlp")
+    assert devices.configure_pair_threads("mlp") == rule
+    assert threading_calls == [("intra", rule.intra_op), ("inter", 1)]
+    assert devices.configure_pair_threads("cnn") is None and len(threading_calls) == 2
 
 
-def test_the_pair_thread_rule_yields_to_the_user_a_gpu_and_a_started_tensorflow(threading_calls, monkeypatch):
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+@pytest.mark.parametrize("variable", devices.USER_THREAD_ENV)
+def test_the_pair_thread_rule_yields_to_the_users_threads(threading_calls, monkeypatch, variable):
+    monkeypatch.setenv(variable, "2")
     assert devices.configure_pair_threads("mlp") is None
-    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    assert threading_calls == []
+
+
+def test_the_pair_thread_rule_yields_to_a_gpu_and_a_started_tensorflow(threading_calls, monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [Gpu(0)] if kind == "GPU" else [])
     assert devices.configure_pair_threads("mlp") is None
     assert threading_calls == []
@@ -122,8 +133,18 @@ def test_the_pair_thread_rule_yields_to_the_user_a_gpu_and_a_started_tensorflow(
     assert devices.configure_pair_threads("mlp") is None
 
 
-@pytest.mark.parametrize("threads, described", [(0, "CPU"), (1, "CPU, 1 thread per op"), (4, "CPU, 4 threads per op")])
-def test_a_cpu_run_records_its_threads_per_op(monkeypatch, threads, described):
+@pytest.mark.parametrize(
+    "threads, ops, described",
+    [
+        (0, 0, "CPU"),
+        (1, 0, "CPU, 1 thread per op"),
+        (4, 0, "CPU, 4 threads per op"),
+        (1, 1, "CPU, 1 thread per op, 1 op at a time"),
+        (0, 2, "CPU, 2 ops at a time"),
+    ],
+)
+def test_a_cpu_run_records_its_threads(monkeypatch, threads, ops, described):
     monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [])
     monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda: threads)
+    monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: ops)
     assert devices.describe() == described
