@@ -47,19 +47,20 @@ def test_train_prints_no_tensorflow_noise_on_stderr_unless_verbose(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["logreg", "cnn"])
-def test_train_runs_a_dense_pair_one_thread_per_op_and_records_it(tmp_path, model):
+@pytest.mark.parametrize("model, user_env", [("logreg", {}), ("cnn", {}), ("logreg", {"TF_NUM_INTEROP_THREADS": "2"})])
+def test_train_runs_a_dense_pair_one_op_at_a_time_and_records_it(tmp_path, model, user_env):
     import json
     import os
 
     command = [sys.executable, "-m", "dpviz", "train", "--dataset", "synthetic", "--dataset-size", "200"]
     command += ["--model", model, "--epochs", "1", "--batch-size", "50", "--no-audit", "--json"]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **user_env}
     out = subprocess.run(command, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     finished = [json.loads(line) for line in out.stdout.splitlines() if '"status"' in line]
     threads = max(1, (os.cpu_count() or 1) // 2)
-    expected = f"CPU, {threads} thread{'s' if threads != 1 else ''} per op" if model == "logreg" else "CPU"
+    ruled = f"CPU, {threads} thread{'s' if threads != 1 else ''} per op, 1 op at a time"
+    expected = ruled if model == "logreg" and not user_env else "CPU"  # the user's threads win over the rule
     assert [f["device"] for f in finished] == [expected, expected]
 
 
