@@ -110,9 +110,8 @@ def configure_pair_threads(model: str) -> PairThreads | None:
     set, or once TensorFlow has started.
     """
     threads = pair_threads(model)
-    if threads is None or any(os.environ.get(name) for name in USER_THREAD_ENV):
-        return None
-    if tf.config.list_physical_devices("GPU"):
+    user_set = any(os.environ.get(name) for name in USER_THREAD_ENV)
+    if threads is None or user_set or tf.config.list_physical_devices("GPU"):
         return None
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads.intra_op)
